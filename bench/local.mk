@@ -1,0 +1,1 @@
+# bench/: load generators; `make bench` runs them (never part of `make check`).

@@ -1,0 +1,1 @@
+# docs/: manual pages and design notes.

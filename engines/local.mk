@@ -1,0 +1,1 @@
+# engines/: content checks on a whole message (built in later issues).

@@ -1,0 +1,3 @@
+# etc/: the documented sample configuration.
+mppconfdir = $(sysconfdir)/mpp
+dist_mppconf_DATA = etc/mppd.conf.xml

@@ -1,0 +1,10 @@
+# lib/: shared building blocks with no daemon logic (config, logging, parsing, RAII handles).
+noinst_LIBRARIES += lib/libmpp.a
+lib_libmpp_a_CPPFLAGS = $(AM_CPPFLAGS) $(TINYXML2_CFLAGS) $(PCRE2_CFLAGS) $(LIBEVENT_CFLAGS)
+lib_libmpp_a_SOURCES = \
+	lib/config.h lib/config_types.h \
+	lib/control.h lib/control.cc lib/fd.h \
+	lib/log.h lib/log.cc
+
+# What a program linking lib/libmpp.a needs besides it.
+MPP_LIB_LIBS = lib/libmpp.a $(TINYXML2_LIBS) $(PCRE2_LIBS) $(LIBEVENT_LIBS)

@@ -1,0 +1,1 @@
+# policy/: policy groups and the SMTP-level checks (built in later issues).

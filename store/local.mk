@@ -1,0 +1,1 @@
+# store/: spool, MariaDB writer, maildir store, uploader (built in later issues).

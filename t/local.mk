@@ -1,0 +1,22 @@
+# t/: tests. Every test speaks TAP (GoogleTest through t/gtest_tap_main.cc), so `make check`
+# counts each test case, and .ci/run sums them into "N passed, N failed".
+LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
+TEST_EXTENSIONS = .py
+PY_LOG_DRIVER = $(LOG_DRIVER)
+PY_LOG_COMPILER = $(PYTHON3)
+AM_TESTS_ENVIRONMENT = \
+	MPP_TOP_SRCDIR='$(abs_top_srcdir)'; export MPP_TOP_SRCDIR; \
+	MPP_TOP_BUILDDIR='$(abs_top_builddir)'; export MPP_TOP_BUILDDIR;
+
+GTEST_LDADD = $(GTEST_LIBS) $(PTHREAD_LIBS)
+noinst_LIBRARIES += t/libgtesttap.a
+t_libgtesttap_a_CPPFLAGS = $(AM_CPPFLAGS) $(GTEST_CFLAGS)
+t_libgtesttap_a_SOURCES = t/gtest_tap_main.cc
+
+# lib/ unit tests
+check_PROGRAMS += t/lib_tests
+TESTS += t/lib_tests
+t_lib_tests_CPPFLAGS = $(AM_CPPFLAGS) $(GTEST_CFLAGS) $(TINYXML2_CFLAGS)
+t_lib_tests_SOURCES = \
+	t/lib/control_test.cc
+t_lib_tests_LDADD = t/libgtesttap.a $(MPP_LIB_LIBS) $(GTEST_LDADD)
