@@ -3,6 +3,9 @@ noinst_LIBRARIES += lib/libmpp.a
 lib_libmpp_a_CPPFLAGS = $(AM_CPPFLAGS) $(TINYXML2_CFLAGS) $(PCRE2_CFLAGS) $(LIBEVENT_CFLAGS)
 lib_libmpp_a_SOURCES = \
 	lib/config.h lib/config_types.h \
+	lib/config_holder.h lib/config_holder.cc \
+	lib/event.h \
+	lib/metrics.h lib/metrics.cc \
 	lib/control.h lib/control.cc lib/fd.h \
 	lib/log.h lib/log.cc
 

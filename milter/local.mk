@@ -1,10 +1,22 @@
-# milter/: the libmilter front end and mppd's main, which wires the daemon together.
+# milter/: the libmilter front end, and mppd's main, which wires the daemon together
+# (milter runner, control socket, privileges, reload and stop).
 noinst_LIBRARIES += milter/libmilterfront.a
-milter_libmilterfront_a_CPPFLAGS = $(AM_CPPFLAGS) $(LIBEVENT_CFLAGS)
-milter_libmilterfront_a_SOURCES =
+milter_libmilterfront_a_CPPFLAGS = $(AM_CPPFLAGS) $(LIBEVENT_CFLAGS) $(TINYXML2_CFLAGS) \
+	$(PCRE2_CFLAGS) $(MARIADB_CFLAGS) $(GMIME_CFLAGS) $(LIBCURL_CFLAGS)
+milter_libmilterfront_a_SOURCES = \
+	milter/callbacks.h milter/callbacks.cc \
+	milter/control_server.h milter/control_server.cc \
+	milter/daemon.h milter/daemon.cc \
+	milter/milter_runner.h milter/milter_runner.cc \
+	milter/options.h milter/options.cc \
+	milter/privileges.h milter/privileges.cc \
+	milter/session.h \
+	milter/version.h milter/version.cc
+
+# What a program linking the milter front end needs besides it.
+MILTERFRONT_LIBS = milter/libmilterfront.a $(MPP_LIB_LIBS) $(MILTER_LIBS) $(MARIADB_LIBS) \
+	$(GMIME_LIBS) $(LIBCURL_LIBS) $(PTHREAD_LIBS)
 
 sbin_PROGRAMS += mppd
 mppd_SOURCES = milter/mppd.cc
-mppd_CPPFLAGS = $(AM_CPPFLAGS) $(LIBEVENT_CFLAGS) $(TINYXML2_CFLAGS) $(PCRE2_CFLAGS) \
-	$(MARIADB_CFLAGS) $(GMIME_CFLAGS) $(LIBCURL_CFLAGS)
-mppd_LDADD = milter/libmilterfront.a $(MPP_LIB_LIBS) $(MILTER_LIBS) $(PTHREAD_LIBS)
+mppd_LDADD = $(MILTERFRONT_LIBS)

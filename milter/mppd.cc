@@ -1,1 +1,47 @@
-int main() { return 0; }
+// milter/mppd.cc: mppd's main: command line, configuration, then the daemon (milter/daemon.h).
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "lib/config.h"
+#include "lib/log.h"
+#include "milter/daemon.h"
+#include "milter/options.h"
+#include "milter/version.h"
+
+using namespace mpp;
+
+int main(int argc, char** argv) {
+    std::string error;
+    auto opts = milter::parse_options(std::vector<std::string>(argv + 1, argv + argc), &error);
+    if (!opts) {
+        std::cerr << "mppd: " << error << "\n" << milter::usage_text();
+        return milter::kExitUsage;
+    }
+    if (opts->help) {
+        std::cout << milter::usage_text();
+        return milter::kExitOk;
+    }
+    if (opts->version) {
+        std::cout << milter::version_report();
+        return milter::kExitOk;
+    }
+
+    auto loaded = config::load_file(opts->config_path);
+    for (const auto& d : loaded.diagnostics) std::cerr << d.str() << "\n";
+    if (!loaded.ok()) {
+        std::cerr << opts->config_path << ": " << loaded.error_count()
+                  << " error(s); not started\n";
+        return milter::kExitConfig;
+    }
+    if (opts->check_only) {
+        std::cout << opts->config_path << ": configuration OK\n";
+        return milter::kExitOk;
+    }
+
+    milter::configure_logging(*loaded.config, opts->foreground);
+    for (const auto& d : loaded.diagnostics) log::warning(d.str());
+    milter::Daemon daemon(*opts, loaded.config);
+    return daemon.run();
+}

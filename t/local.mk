@@ -20,3 +20,12 @@ t_lib_tests_CPPFLAGS = $(AM_CPPFLAGS) $(GTEST_CFLAGS) $(TINYXML2_CFLAGS)
 t_lib_tests_SOURCES = \
 	t/lib/control_test.cc
 t_lib_tests_LDADD = t/libgtesttap.a $(MPP_LIB_LIBS) $(GTEST_LDADD)
+
+# milter/ unit tests (the daemon's parts that run without an MTA)
+check_PROGRAMS += t/milter_tests
+TESTS += t/milter_tests
+t_milter_tests_CPPFLAGS = $(AM_CPPFLAGS) $(GTEST_CFLAGS) $(LIBEVENT_CFLAGS)
+t_milter_tests_SOURCES = \
+	t/milter/control_server_test.cc \
+	t/milter/options_test.cc
+t_milter_tests_LDADD = t/libgtesttap.a $(MILTERFRONT_LIBS) $(GTEST_LDADD)

@@ -1,0 +1,261 @@
+// milter/daemon.cc: set-up, the main loop, reload and graceful stop (see daemon.h).
+#include "milter/daemon.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <ctime>
+#include <filesystem>
+
+#include "config.h"
+#include "lib/log.h"
+#include "lib/metrics.h"
+
+namespace mpp::milter {
+namespace {
+
+std::string iso_time(std::chrono::system_clock::time_point t) {
+    std::time_t tt = std::chrono::system_clock::to_time_t(t);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+std::string parent_dir(const std::string& path) {
+    return std::filesystem::path(path).parent_path().string();
+}
+
+void log_diagnostics(const std::vector<config::Diagnostic>& diags) {
+    for (const auto& d : diags)
+        log::write(d.severity == config::Diagnostic::Severity::error ? log::Level::error
+                                                                      : log::Level::warning,
+                   d.str());
+}
+
+}  // namespace
+
+void configure_logging(const config::Config& cfg, bool foreground) {
+    log::Options o;
+    o.to_stderr = foreground;
+    o.syslog_facility = cfg.log.syslog_facility == "none" ? "" : cfg.log.syslog_facility;
+    o.file = cfg.log.file;
+    o.rotate_size = cfg.log.rotate_size;
+    o.rotate_every = cfg.log.rotate_every;
+    o.rotate_keep = cfg.log.rotate_keep;
+    if (!log::parse_level(cfg.log.level, o.level)) o.level = log::Level::info;
+    log::configure(o);
+}
+
+Daemon::Daemon(Options options, std::shared_ptr<const config::Config> config)
+    : options_(std::move(options)), holder_(std::move(config)) {}
+
+Daemon::~Daemon() {
+    control_.reset();
+    if (!pidfile_.empty()) ::unlink(pidfile_.c_str());
+}
+
+bool Daemon::setup(std::string* error) {
+    auto cfg = holder_.current();
+    std::string warning;
+    auto who = resolve_run_as(cfg->daemon.user, cfg->daemon.group, error, &warning);
+    if (!who) return false;
+    run_as_ = *who;
+    if (!warning.empty()) log::warning(warning);
+
+    for (const std::string& dir : {cfg->daemon.state_dir, parent_dir(cfg->daemon.pidfile),
+                                   parent_dir(cfg->control.socket)})
+        if (!ensure_dir(dir, run_as_, error)) return false;
+
+    base_.reset(event_base_new());
+    if (!base_) {
+        *error = "event_base_new failed";
+        return false;
+    }
+    if (cfg->milter.enabled) {
+        milter_ = MilterRunner::open(cfg->milter, &holder_, run_as_.uid, run_as_.gid, error);
+        if (!milter_) return false;
+    }
+    gid_t socket_gid = run_as_.gid;
+    control_ = ControlServer::open(base_.get(), cfg->control.socket, cfg->control.mode,
+                                   run_as_.uid, socket_gid, error);
+    if (!control_) return false;
+    register_verbs();
+
+    if (!write_pidfile(cfg->daemon.pidfile, error)) return false;
+    pidfile_ = cfg->daemon.pidfile;
+    if (run_as_.switch_user && !pidfile_.empty() && ::chown(pidfile_.c_str(), run_as_.uid, run_as_.gid) != 0)
+        log::warning("cannot give the pidfile to the daemon user; it may stay after exit");
+    if (!drop_privileges(run_as_, error)) return false;
+
+    sighup_.reset(evsignal_new(base_.get(), SIGHUP, &Daemon::on_signal, this));
+    sigterm_.reset(evsignal_new(base_.get(), SIGTERM, &Daemon::on_signal, this));
+    sigint_.reset(evsignal_new(base_.get(), SIGINT, &Daemon::on_signal, this));
+    stop_timer_.reset(event_new(base_.get(), -1, EV_PERSIST, &Daemon::on_stop_timer, this));
+    for (event* e : {sighup_.get(), sigterm_.get(), sigint_.get()}) event_add(e, nullptr);
+    ::signal(SIGPIPE, SIG_IGN);
+    return true;
+}
+
+int Daemon::run() {
+    auto cfg = holder_.current();
+    int ready_fd = -1;
+    std::string error;
+    if (!options_.foreground) {
+        ready_fd = daemonize(&error);
+        if (ready_fd < 0) {
+            log::error("cannot detach: " + error);
+            return kExitRuntime;
+        }
+    }
+    if (!setup(&error)) {
+        log::error("cannot start: " + error);
+        report_ready(ready_fd, error);
+        return kExitRuntime;
+    }
+    started_ = std::chrono::steady_clock::now();
+    if (milter_) milter_->start();
+    log::info(log::cat("starting mppd ", PACKAGE_VERSION, " (config ", cfg->source, " revision ",
+                       cfg->revision, ", milter ", cfg->milter.enabled ? cfg->milter.socket : "off",
+                       ", control ", cfg->control.socket, ")"));
+    report_ready(ready_fd, "");
+
+    event_base_dispatch(base_.get());
+
+    if (milter_ && milter_->finished()) milter_->join();
+    log::info(sessions_left_ ? "stopped with sessions still open" : "stopped");
+    if (sessions_left_ || (milter_ && !milter_->finished())) {
+        // libmilter threads still run: don't run destructors under them.
+        control_.reset();
+        if (!pidfile_.empty()) ::unlink(pidfile_.c_str());
+        std::_Exit(kExitOk);
+    }
+    return kExitOk;
+}
+
+void Daemon::register_verbs() {
+    control_->add_verb("status", "status  uptime, configuration, counters",
+                       [this](const control::Request&) { return status(); });
+    control_->add_verb("reload", "reload  re-read the configuration file",
+                       [this](const control::Request&) { return reload("mppctl reload"); });
+    control_->add_verb("stop", "stop  stop gracefully", [this](const control::Request&) {
+        begin_stop("mppctl stop");
+        control::Response r;
+        r.ok = true;
+        r.status_text = "stopping";
+        return r;
+    });
+    control_->add_verb("config-check", "config-check FILE  validate a configuration file",
+                       [](const control::Request& req) {
+                           control::Response r;
+                           if (req.args.size() != 1) {
+                               r.status_text = "usage: config-check FILE";
+                               return r;
+                           }
+                           auto loaded = config::load_file(req.args[0]);
+                           for (const auto& d : loaded.diagnostics) r.lines.push_back(d.str());
+                           r.ok = loaded.ok();
+                           r.status_text = r.ok ? req.args[0] + ": configuration OK"
+                                                : log::cat(req.args[0], ": ", loaded.error_count(),
+                                                           " error(s)");
+                           return r;
+                       });
+}
+
+control::Response Daemon::status() const {
+    auto cfg = holder_.current();
+    control::Response r;
+    r.ok = true;
+    auto up = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
+                                                               started_);
+    r.lines.push_back(std::string("version: ") + PACKAGE_VERSION);
+    r.lines.push_back("pid: " + std::to_string(::getpid()));
+    r.lines.push_back("uptime: " + std::to_string(up.count()) + "s");
+    r.lines.push_back("state: " + std::string(stopping_ ? "stopping" : "running"));
+    r.lines.push_back("config: " + cfg->source);
+    r.lines.push_back("config-revision: " + cfg->revision);
+    r.lines.push_back("config-loaded: " + iso_time(cfg->loaded_at));
+    r.lines.push_back("reloads: " + std::to_string(holder_.reloads()));
+    r.lines.push_back("reload-failures: " + std::to_string(holder_.reload_failures()));
+    r.lines.push_back("milter: " + (cfg->milter.enabled ? cfg->milter.socket : std::string("off")));
+    for (const auto& [name, value] : metrics::snapshot())
+        r.lines.push_back(name + ": " + std::to_string(value));
+    return r;
+}
+
+control::Response Daemon::reload(const std::string& why) {
+    auto old = holder_.current();
+    auto result = holder_.reload();
+    control::Response r;
+    for (const auto& d : result.diagnostics) r.lines.push_back(d.str());
+    if (!result.ok) {
+        log::error(log::cat("reload failed (", why, "): ", r.lines.size(),
+                            " problem(s); keeping revision ", result.revision));
+        log_diagnostics(result.diagnostics);
+        r.status_text = "reload failed; keeping revision " + result.revision;
+        return r;
+    }
+    auto now = holder_.current();
+    configure_logging(*now, options_.foreground);
+    log::rotate();
+    log::info(log::cat("reload: configuration ", now->source, " revision ", now->revision,
+                       " loaded (", why, ")"));
+    log_diagnostics(result.diagnostics);
+    if (now->milter.socket != old->milter.socket || now->milter.enabled != old->milter.enabled ||
+        now->control.socket != old->control.socket || now->daemon.user != old->daemon.user)
+        log::warning("reload: socket and user changes take effect at the next restart");
+    r.ok = true;
+    r.status_text = "revision " + now->revision + " loaded";
+    return r;
+}
+
+void Daemon::begin_stop(const std::string& why) {
+    if (stopping_) return;
+    stopping_ = true;
+    auto timeout = holder_.current()->daemon.shutdown_timeout;
+    stop_deadline_ = std::chrono::steady_clock::now() + timeout;
+    log::info(log::cat("stopping (", why, "): waiting up to ", timeout.count(), "s for ",
+                       metrics::get("milter-sessions").get(), " session(s) in flight"));
+    if (milter_) milter_->stop();
+    timeval tick{0, 100 * 1000};
+    event_add(stop_timer_.get(), &tick);
+}
+
+void Daemon::poll_stop() {
+    const bool milter_done = !milter_ || milter_->finished();
+    const auto sessions = metrics::get("milter-sessions").get();
+    if (milter_done && sessions <= 0) {
+        event_base_loopexit(base_.get(), nullptr);
+        return;
+    }
+    if (std::chrono::steady_clock::now() >= stop_deadline_) {
+        log::warning(log::cat("shutdown timeout: ", sessions, " session(s) still open"));
+        sessions_left_ = true;
+        event_base_loopexit(base_.get(), nullptr);
+    }
+}
+
+// libevent trampolines: no exception crosses into C.
+void Daemon::on_signal(evutil_socket_t sig, short, void* arg) {
+    auto* self = static_cast<Daemon*>(arg);
+    try {
+        if (sig == SIGHUP)
+            self->reload("SIGHUP");
+        else
+            self->begin_stop(sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    } catch (const std::exception& e) {
+        log::error(log::cat("signal ", sig, ": internal error: ", e.what()));
+    }
+}
+
+void Daemon::on_stop_timer(evutil_socket_t, short, void* arg) {
+    try {
+        static_cast<Daemon*>(arg)->poll_stop();
+    } catch (const std::exception& e) {
+        log::error(log::cat("stop: internal error: ", e.what()));
+        event_base_loopexit(static_cast<Daemon*>(arg)->base_.get(), nullptr);
+    }
+}
+
+}  // namespace mpp::milter

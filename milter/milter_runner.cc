@@ -1,0 +1,128 @@
+// milter/milter_runner.cc: libmilter set-up and its thread (see milter_runner.h).
+#include "milter/milter_runner.h"
+
+#include <libmilter/mfapi.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "lib/log.h"
+#include "lib/socket_spec.h"
+#include "milter/callbacks.h"
+
+namespace mpp::milter {
+namespace {
+
+unsigned port_of(const sockaddr_storage& ss) {
+    if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(ss).sin_port);
+    if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6&>(ss).sin6_port);
+    return 0;
+}
+
+// libmilter does not hand out its listening descriptor: find the listening TCP socket bound to
+// `port` among ours and set TCP_NODELAY on it. False when none was found.
+bool set_nodelay_on_listener(unsigned port) {
+    bool found = false;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+        int fd = -1;
+        try {
+            fd = std::stoi(entry.path().filename().string());
+        } catch (...) {
+            continue;
+        }
+        int listening = 0;
+        socklen_t len = sizeof listening;
+        if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening)
+            continue;
+        sockaddr_storage ss{};
+        socklen_t sl = sizeof ss;
+        if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &sl) != 0) continue;
+        if (port_of(ss) != port) continue;
+        int one = 1;
+        if (::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0) found = true;
+    }
+    return found;
+}
+
+}  // namespace
+
+std::string libmilter_version() {
+    unsigned major = 0, minor = 0, patch = 0;
+    smfi_version(&major, &minor, &patch);
+    return std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
+}
+
+std::unique_ptr<MilterRunner> MilterRunner::open(const config::MilterCfg& cfg,
+                                                 const config::ConfigHolder* holder, uid_t uid,
+                                                 gid_t gid, std::string* error) {
+    auto fail = [&](std::string why) {
+        if (error) *error = std::move(why);
+        return nullptr;
+    };
+    std::string spec_error;
+    auto spec = SocketSpec::parse_milter(cfg.socket, &spec_error);
+    if (!spec) return fail("milter socket: " + spec_error);
+
+    smfiDesc desc = make_filter_description(holder);
+    if (smfi_register(desc) != MI_SUCCESS) return fail("smfi_register failed");
+    std::string conn = spec->milter_str();
+    if (smfi_setconn(conn.data()) != MI_SUCCESS) return fail("smfi_setconn failed for " + conn);
+    if (smfi_settimeout(static_cast<int>(cfg.timeout.count())) != MI_SUCCESS)
+        return fail("smfi_settimeout failed");
+    if (smfi_setbacklog(cfg.backlog) != MI_SUCCESS) return fail("smfi_setbacklog failed");
+
+    // A unix socket is created with no access for others, then given to the daemon's user.
+    mode_t old = ::umask(spec->kind == SocketSpec::Kind::unix_path ? 0117 : 0022);
+    int rc = smfi_opensocket(true);  // true: remove a stale unix socket first
+    ::umask(old);
+    if (rc != MI_SUCCESS) return fail("cannot open milter socket " + conn);
+
+    if (spec->kind == SocketSpec::Kind::unix_path) {
+        if ((uid != static_cast<uid_t>(-1) || gid != static_cast<gid_t>(-1)) &&
+            ::chown(spec->path.c_str(), uid, gid) != 0)
+            return fail("chown " + spec->path + ": " + std::strerror(errno));
+    } else if (!set_nodelay_on_listener(spec->port)) {
+        log::warning("milter: could not set TCP_NODELAY on the listening socket; replies of "
+                     "more than one packet may be delayed by the MTA's delayed ACK");
+    }
+    return std::make_unique<MilterRunner>(Private{});
+}
+
+MilterRunner::~MilterRunner() {
+    if (thread_.joinable()) {
+        stop();
+        join();
+    }
+}
+
+void MilterRunner::start() {
+    // Block the signals libmilter's signal thread waits for in the thread we create (it and
+    // libmilter's threads inherit the mask); the calling (main) thread keeps them unblocked.
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    thread_ = std::thread([this] {
+        result_ = smfi_main();
+        finished_ = true;
+    });
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+void MilterRunner::stop() { smfi_stop(); }
+
+void MilterRunner::join() {
+    if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace mpp::milter

@@ -1,0 +1,54 @@
+// milter/milter_runner.h: libmilter's listener and worker pool, run on a thread of their own.
+//
+// Owns: the registration of the filter (smfi_register), the listening socket (opened before
+// privileges are dropped), and the thread that runs smfi_main. libmilter keeps global state, so
+// there is at most one MilterRunner per process.
+// Signals: smfi_main starts a libmilter thread that sigwaits SIGHUP/SIGTERM/SIGINT and stops the
+// milter on any of them. mppd wants SIGHUP to reload, so smfi_main runs on this runner's thread
+// with those signals blocked, and the main thread (which leaves them unblocked and handles them
+// on its event loop) is the one the kernel delivers a process-directed signal to.
+// TCP sockets get TCP_NODELAY on the listening socket (inherited by accepted sockets): without
+// it, an end-of-message reply of more than one packet waits ~40 ms for the MTA's delayed ACK.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "lib/config_holder.h"
+
+namespace mpp::milter {
+
+class MilterRunner {
+public:
+    // Registers the filter and opens `cfg.socket`; a unix socket gets mode 0660 and, when
+    // uid/gid are not -1, that owner. nullptr and *error on failure.
+    static std::unique_ptr<MilterRunner> open(const config::MilterCfg& cfg,
+                                              const config::ConfigHolder* holder, uid_t uid,
+                                              gid_t gid, std::string* error);
+    ~MilterRunner();
+    MilterRunner(const MilterRunner&) = delete;
+    MilterRunner& operator=(const MilterRunner&) = delete;
+
+    void start();                 // smfi_main on its own thread
+    void stop();                  // no new connections (smfi_stop); sessions in flight go on
+    bool finished() const { return finished_.load(); }  // smfi_main has returned
+    int result() const { return result_.load(); }      // smfi_main's return (MI_SUCCESS...)
+    void join();
+
+    struct Private {};
+    explicit MilterRunner(Private) {}
+
+private:
+    std::thread thread_;
+    std::atomic<bool> finished_{false};
+    std::atomic<int> result_{0};
+};
+
+// libmilter's version as "1.0.2".
+std::string libmilter_version();
+
+}  // namespace mpp::milter
