@@ -29,3 +29,12 @@ t_milter_tests_SOURCES = \
 	t/milter/control_server_test.cc \
 	t/milter/options_test.cc
 t_milter_tests_LDADD = t/libgtesttap.a $(MILTERFRONT_LIBS) $(GTEST_LDADD)
+
+# Integration tests: real daemons (mppd, a private Postfix) on loopback; helpers in mpptest.py.
+TESTS += \
+	t/integration/daemon_lifecycle.py \
+	t/integration/postfix_milter.py
+EXTRA_DIST += \
+	t/integration/mpptest.py \
+	t/integration/daemon_lifecycle.py \
+	t/integration/postfix_milter.py
