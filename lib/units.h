@@ -1,10 +1,11 @@
 // lib/units.h: durations and sizes as written in mppd.conf.xml ("5m", "2d", "100M").
 //
-// Durations: a non-negative integer followed by one unit: s, m, h, d (no unit: error; no space
-// between number and unit; "0s" is allowed). Sizes: a non-negative integer with an optional unit
-// K, M, G (powers of 1024; no unit: bytes; lower case accepted). Values that overflow 64 bits or
-// exceed the caller's bound are errors. Errors are returned as text suitable for a diagnostic
-// ("bad duration \"10 s\": expected a number followed by s, m, h or d").
+// Durations: a non-negative integer followed by one unit: s, m, h, d (lower case only; no unit:
+// error; no space between number and unit; "0s" is allowed). Sizes: a non-negative integer with
+// an optional unit K, M, G (powers of 1024; no unit: bytes; lower case accepted). No sign, no
+// spaces anywhere, no exponent. Values above 2^63-1 (seconds or bytes) are errors; tighter bounds
+// are the caller's. Errors are returned as text suitable for a diagnostic after "FILE:LINE: "
+// ("bad duration \"10 s\": expected a number followed by s, m, h or d ...").
 #pragma once
 
 #include <chrono>
@@ -27,7 +28,8 @@ Parsed<std::uint64_t> parse_size(std::string_view text);
 // Non-negative or signed decimal integer without unit, no leading '+', no spaces.
 Parsed<std::int64_t> parse_integer(std::string_view text);
 
-// The shortest exact spelling: 300s -> "5m", 86400s -> "1d", 0 -> "0s"; 1048576 -> "1M".
+// The shortest exact spelling: 300s -> "5m", 86400s -> "1d", 0 -> "0s"; 1048576 -> "1M",
+// 1000 -> "1000", 0 -> "0". parse_*(format_*(x)) == x for every value parse_* accepts.
 std::string format_duration(std::chrono::seconds);
 std::string format_size(std::uint64_t bytes);
 

@@ -18,7 +18,8 @@ check_PROGRAMS += t/lib_tests
 TESTS += t/lib_tests
 t_lib_tests_CPPFLAGS = $(AM_CPPFLAGS) $(GTEST_CFLAGS) $(TINYXML2_CFLAGS)
 t_lib_tests_SOURCES = \
-	t/lib/control_test.cc
+	t/lib/control_test.cc \
+	t/lib/units_test.cc
 t_lib_tests_LDADD = t/libgtesttap.a $(MPP_LIB_LIBS) $(GTEST_LDADD)
 
 # milter/ unit tests (the daemon's parts that run without an MTA)
