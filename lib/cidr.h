@@ -4,8 +4,10 @@
 // families and a client seen as ::ffff:192.0.2.1 matches 192.0.2.0/24. An IPv4 prefix /n is
 // stored as /(96+n). Parsing: "192.0.2.1", "192.0.2.0/24", "2001:db8::/32", "::ffff:192.0.2.1",
 // "::/0", "0.0.0.0/0"; a bare address is a /32 or /128. Host bits set below the mask
-// ("192.0.2.1/24") are an error (they usually mean a typo), as are masks out of range, leading
-// zeros in IPv4 octets and any surrounding text.
+// ("192.0.2.1/24") are an error (they usually mean a typo), as are masks out of range or
+// written with a sign or leading zeros ("/08"), leading zeros in IPv4 octets, zone ids and any
+// surrounding text. "0.0.0.0/0" matches every IPv4 address and nothing else; "::/0" matches all.
+// An IPv4-mapped address written in IPv6 text takes an IPv6 prefix ("::ffff:192.0.2.0/120").
 #pragma once
 
 #include <array>
@@ -32,10 +34,13 @@ struct Cidr {
     IpAddr net;
     unsigned prefix = 128;  // over the 128-bit form: IPv4 /24 is 120
 
-    // nullopt and *error set when the text is not a valid network.
+    // nullopt and *error set when the text is not a valid network; the error reads
+    // `bad network "TEXT": why` (ready for a "FILE:LINE: " prefix).
     static std::optional<Cidr> parse(std::string_view text, std::string* error = nullptr);
     bool contains(const IpAddr&) const;
-    std::string str() const;  // as an admin would write it: "192.0.2.0/24", "2001:db8::/32"
+    // As an admin would write it: "192.0.2.0/24", "2001:db8::/32"; a single host without its
+    // prefix ("192.0.2.1", "2001:db8::1"). parse(str()) gives back the same Cidr.
+    std::string str() const;
     auto operator<=>(const Cidr&) const = default;
 };
 

@@ -8,7 +8,8 @@ lib_libmpp_a_SOURCES = \
 	lib/metrics.h lib/metrics.cc \
 	lib/control.h lib/control.cc lib/fd.h \
 	lib/log.h lib/log.cc \
-	lib/units.h lib/units.cc
+	lib/units.h lib/units.cc \
+	lib/cidr.h lib/cidr.cc
 
 # What a program linking lib/libmpp.a needs besides it.
 MPP_LIB_LIBS = lib/libmpp.a $(TINYXML2_LIBS) $(PCRE2_LIBS) $(LIBEVENT_LIBS)
