@@ -6,7 +6,10 @@
 //   "*.example.com"     any subdomain (not example.com itself)
 //   "*@example.com"     any address of the domain       "*"  anything (including the null sender)
 //   "user@*"            that local part at any domain   "u*r@ex*.com"  '*' matches any run, '?' one
+// "*.example.com" matches a.example.com and a.b.example.com. A domain may also be an address
+// literal ("[192.0.2.1]"). A pattern's trailing dot is ignored, as is an address's.
 // An address may come with angle brackets ("<a@b>"); "<>" is the null sender (empty address).
+// Only "*" matches the null sender.
 #pragma once
 
 #include <optional>
@@ -22,7 +25,8 @@ struct Address {
     std::string str() const;  // "local@domain", or "" for the null sender
 
     // Strips <>, splits at the last '@'. nullopt for text that is not an address (no '@' and not
-    // empty, empty local part or domain, spaces or control characters, over 320 bytes).
+    // empty, empty local part or domain, spaces or control characters, stray '<' or '>', over
+    // 320 bytes). "" and "<>" give the null sender. The domain's syntax is not checked further.
     static std::optional<Address> parse(std::string_view text);
 };
 
@@ -35,20 +39,25 @@ bool valid_domain(std::string_view);
 // Glob with '*' and '?', ASCII case-insensitive, over the whole text.
 bool glob_match(std::string_view pattern, std::string_view text);
 
-// One list entry of the forms documented above; `error` explains a rejected pattern.
+// One list entry of the forms documented above; `error` explains a rejected pattern as
+// `bad address pattern "TEXT": why`.
 class AddressPattern {
 public:
     static std::optional<AddressPattern> parse(std::string_view text, std::string* error = nullptr);
     bool matches(const Address&) const;
-    bool matches_domain(std::string_view domain) const;  // a domain-only pattern against a domain
+    // A domain-only pattern (or "*", or "*@DOMAIN") against a domain; other patterns: false.
+    bool matches_domain(std::string_view domain) const;
     const std::string& text() const { return text_; }
 
 private:
+    bool domain_matches(std::string_view domain) const;
+
     std::string text_;
     std::string local_;   // glob, "" when the pattern is domain-only
     std::string domain_;  // glob (lower case)
     bool domain_only_ = false;
     bool subdomains_ = false;  // "*.example.com"
+    bool any_ = false;         // "*": everything, the null sender too
 };
 
 }  // namespace mpp
