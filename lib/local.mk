@@ -10,7 +10,8 @@ lib_libmpp_a_SOURCES = \
 	lib/log.h lib/log.cc \
 	lib/units.h lib/units.cc \
 	lib/cidr.h lib/cidr.cc \
-	lib/address.h lib/address.cc
+	lib/address.h lib/address.cc \
+	lib/socket_spec.h lib/socket_spec.cc
 
 # What a program linking lib/libmpp.a needs besides it.
 MPP_LIB_LIBS = lib/libmpp.a $(TINYXML2_LIBS) $(PCRE2_LIBS) $(LIBEVENT_LIBS)

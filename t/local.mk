@@ -21,7 +21,8 @@ t_lib_tests_SOURCES = \
 	t/lib/control_test.cc \
 	t/lib/units_test.cc \
 	t/lib/cidr_test.cc \
-	t/lib/address_test.cc
+	t/lib/address_test.cc \
+	t/lib/socket_spec_test.cc
 t_lib_tests_LDADD = t/libgtesttap.a $(MPP_LIB_LIBS) $(GTEST_LDADD)
 
 # milter/ unit tests (the daemon's parts that run without an MTA)
