@@ -5,7 +5,8 @@
 // Format: one line per event, Postfix style. To syslog the text goes as is (syslog adds
 // "mppd[pid]: "); to the file and stderr a line is "Mon DD HH:MM:SS host mppd[pid]: text".
 // Lines about a message start with its queue id: "4XyZ1: client=... action=reject".
-// Limits: a line is cut at 4 KiB (with "..." appended); control characters are escaped.
+// Limits: the text of a line is cut at 4 KiB (ending in "..."); control characters other than
+// tab are escaped as \xNN. Rotation, by size, by time or on demand, keeps rotate_keep old files.
 // Failures: a log file that can't be written (disk full, removed dir) never blocks or fails the
 // caller: the line still goes to syslog/stderr, and one "log file write failed" notice goes there
 // per state change.
@@ -36,10 +37,16 @@ struct Options {
     Level level = Level::info;
 };
 
-// Replaces the logger's outputs; safe while other threads log.
+// Whether configure() knows this syslog facility ("" and "none", meaning no syslog, included);
+// for config validation. configure() itself falls back to "mail" (with a warning) on others.
+bool valid_facility(std::string_view name);
+
+// Replaces the logger's outputs; safe while other threads log. Before the first call, lines go
+// to standard error. The file is kept open when its name does not change.
 void configure(const Options&);
 
-// Rotates the log file now (on reload): file -> file.1 -> ... -> file.N, then reopen.
+// Rotates the log file now (on reload): file -> file.1 -> ... -> file.N, then reopen. When the
+// file was already moved away by an outside tool (logrotate), it is only reopened.
 void rotate();
 
 bool enabled(Level);

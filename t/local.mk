@@ -22,7 +22,8 @@ t_lib_tests_SOURCES = \
 	t/lib/units_test.cc \
 	t/lib/cidr_test.cc \
 	t/lib/address_test.cc \
-	t/lib/socket_spec_test.cc
+	t/lib/socket_spec_test.cc \
+	t/lib/log_test.cc
 t_lib_tests_LDADD = t/libgtesttap.a $(MPP_LIB_LIBS) $(GTEST_LDADD)
 
 # milter/ unit tests (the daemon's parts that run without an MTA)
