@@ -177,7 +177,7 @@ public:
     }
 
     void write(Level level, std::string_view raw) {
-        const std::string text = clean(raw);
+        const std::string text = severity_prefix(level) + clean(raw);
         std::lock_guard lock(mu_);
         if (syslog_open_) ::syslog(priority(level), "%s", text.c_str());
         if (opts_.file.empty() && !opts_.to_stderr) return;
@@ -187,6 +187,17 @@ public:
     }
 
 private:
+    // Postfix style: informational lines carry no word, the others say what they are.
+    static std::string severity_prefix(Level level) {
+        switch (level) {
+        case Level::debug: return "debug: ";
+        case Level::warning: return "warning: ";
+        case Level::error: return "error: ";
+        case Level::crit: return "fatal: ";
+        default: return "";
+        }
+    }
+
     Logger() {
         opts_.to_stderr = true;
         host_ = short_hostname();

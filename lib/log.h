@@ -4,7 +4,9 @@
 // function here is thread-safe and may be called from libmilter workers and event loops alike.
 // Format: one line per event, Postfix style. To syslog the text goes as is (syslog adds
 // "mppd[pid]: "); to the file and stderr a line is "Mon DD HH:MM:SS host mppd[pid]: text".
-// Lines about a message start with its queue id: "4XyZ1: client=... action=reject".
+// Lines about a message start with its queue id: "4XyZ1: client=... action=reject". As in
+// Postfix, a line of level warning, error or crit starts with "warning: ", "error: " or
+// "fatal: " (debug with "debug: "); info and notice lines carry no such word.
 // Limits: the text of a line is cut at 4 KiB (ending in "..."); control characters other than
 // tab are escaped as \xNN. Rotation, by size, by time or on demand, keeps rotate_keep old files.
 // Failures: a log file that can't be written (disk full, removed dir) never blocks or fails the

@@ -176,7 +176,7 @@ TEST_F(LogTest, StderrUsesTheSameFormat) {
         ASSERT_EQ(lines.size(), 1u);
         std::string text;
         EXPECT_TRUE(well_formed(lines[0], "mpptest", &text)) << lines[0];
-        EXPECT_EQ(text, "to stderr");
+        EXPECT_EQ(text, "warning: to stderr");
     }
 }
 
@@ -197,12 +197,13 @@ TEST_F(LogTest, LevelFiltering) {
     write(Level::info, "i2");
     write(Level::error, "e2");
     write_qid(Level::info, "4XyZ1", "i3");
-    EXPECT_EQ(file_texts(o.file), (std::vector<std::string>{"w", "e", "c", "e2"}));
+    EXPECT_EQ(file_texts(o.file), (std::vector<std::string>{"warning: w", "error: e", "fatal: c",
+                                                            "error: e2"}));
 
     o.level = Level::debug;  // a reconfigure changes the level, same file kept
     configure(o);
     debug("d2");
-    EXPECT_EQ(file_texts(o.file).back(), "d2");
+    EXPECT_EQ(file_texts(o.file).back(), "debug: d2");
 }
 
 TEST_F(LogTest, QueueIdPrefix) {
