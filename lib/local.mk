@@ -3,6 +3,12 @@ noinst_LIBRARIES += lib/libmpp.a
 lib_libmpp_a_CPPFLAGS = $(AM_CPPFLAGS) $(TINYXML2_CFLAGS) $(PCRE2_CFLAGS) $(LIBEVENT_CFLAGS)
 lib_libmpp_a_SOURCES = \
 	lib/config.h lib/config_types.h \
+	lib/config_values.h lib/config_types_policy.h \
+	lib/config.cc lib/config_text.cc lib/config_loader.h lib/config_loader.cc \
+	lib/config_parse.cc lib/config_schema.h lib/config_schema.cc lib/config_schema_shared.h \
+	lib/config_schema_daemon.cc lib/config_schema_definitions.cc \
+	lib/config_schema_groups.cc lib/config_schema_checks.cc \
+	lib/regex.h lib/regex.cc lib/template.h lib/template.cc \
 	lib/config_holder.h lib/config_holder.cc \
 	lib/event.h \
 	lib/metrics.h lib/metrics.cc \
