@@ -73,8 +73,7 @@ def check_config_tests(t, d):
 
     t.write(d.conf, d.config())
     rc, out, err = t.run_cmd([d.mppd, "-t", "-c", d.conf])
-    t.eq(rc, 0, "mppd -t on the test's own config exits 0")
-    t.ok(rc == 0, "the test's config is valid", lambda: out + err)
+    t.ok(rc == 0, "mppd -t on the test's own config exits 0", lambda: "exit %r\n%s%s" % (rc, out, err))
 
     text, lines = d.broken_config()
     broken = t.write("broken.conf.xml", text)
@@ -106,7 +105,7 @@ def milter_message(t, d, name, addr, qid, what):
     except (OSError, mpptest.MilterError) as e:
         t.ok(False, "%s: milter conversation" % what, repr(e))
         return
-    bad = [(s, r) for s, r in steps if r is not None and r[0] not in ("c", "a")]
+    bad = [(s, r) for s, r in steps[1:] if r is not None and r[0] not in ("c", "a")]
     t.ok(not bad, "%s: the milter continues/accepts at every step" % what, repr(steps))
     t.ok(steps[-1][1] is not None and steps[-1][1][0] in ("c", "a"),
          "%s: end of message is accepted" % what, repr(steps[-1]))

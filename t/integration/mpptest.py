@@ -7,14 +7,15 @@ A test script does:
     t.require_tool("postfix")                 # skip (or fail when MPP_REQUIRE_INTEGRATION=1)
     t.ok(cond, "what is checked", diag="shown as # lines when it fails")
     ...
-    t.done()                                  # prints the plan, cleans up, exits
+    t.done()                                  # prints the plan, cleans up, exits 0
 
 What it provides:
 - TAP output (plan at the end, so a test that dies half-way is an error, never a pass): ok/not ok
   with "# " diagnostics, skips with a reason, skip_all, bail_out.
 - MPP_REQUIRE_INTEGRATION=1: a missing tool or missing root is a failure instead of a skip.
-- A temp dir per test, removed at the end unless MPP_KEEP_TMP=1 (its path is printed as a
-  diagnostic when kept or when a check failed).
+- A temp dir per test (its path is printed first), removed at the end unless MPP_KEEP_TMP=1
+  (or MPP_KEEP_TMP_ON_FAILURE=1 and a check failed). When a check failed, the tails of the
+  logs a test registered (mppd's log, Postfix's maillog) are printed as diagnostics.
 - Process management: every process started (or daemon PID learned) is recorded and stopped by
   PID at exit: try/finally in done()/run(), atexit, and SIGTERM/SIGINT/SIGHUP handlers.
 - free loopback ports, wait_for (condition with a deadline), wait_for_port, wait_for_file,
@@ -160,30 +161,44 @@ def read_file(path, mode="r"):
 
 class LogWatch:
     """Follows a growing text file. mark() remembers the current end; wait(regex) looks for the
-    regex in what was written after the mark (or from the start) until a deadline."""
+    regex in what was written after the mark (or from the start) until a deadline.
+    Rotation is followed: when the file at `path` is no longer the one marked, the rest of the
+    marked file (found as path.1) and the whole new file are searched."""
 
     def __init__(self, path):
         self.path = path
         self.offset = 0
+        self.inode = None
 
-    def _size(self):
+    def _stat(self, path):
         try:
-            return os.path.getsize(self.path)
+            st = os.stat(path)
+            return st.st_ino, st.st_size
         except OSError:
-            return 0
+            return None, 0
 
     def mark(self):
-        self.offset = self._size()
+        self.inode, self.offset = self._stat(self.path)
         return self.offset
 
-    def text(self, since_mark=True):
+    @staticmethod
+    def _read(path, offset=0):
         try:
-            with open(self.path, "rb") as f:
-                if since_mark:
-                    f.seek(self.offset)
+            with open(path, "rb") as f:
+                f.seek(offset)
                 return f.read().decode("utf-8", "replace")
         except OSError:
             return ""
+
+    def text(self, since_mark=True):
+        if not since_mark:
+            return self._read(self.path)
+        inode, _ = self._stat(self.path)
+        if self.inode is None or inode == self.inode:
+            return self._read(self.path, self.offset if self.inode is not None else 0)
+        rotated = self.path + ".1"
+        old = self._read(rotated, self.offset) if self._stat(rotated)[0] == self.inode else ""
+        return old + self._read(self.path)
 
     def search(self, regex, since_mark=True):
         return re.search(regex, self.text(since_mark), re.M)
@@ -197,6 +212,7 @@ class LogWatch:
 # TAP and the per-test environment
 
 _active_tests = []
+_interrupted = []   # the signal that interrupted the test, if any
 
 
 def _cleanup_all():
@@ -205,7 +221,9 @@ def _cleanup_all():
 
 
 def _on_signal(signum, frame):
-    # Turn the signal into SystemExit so finally blocks and atexit run the cleanup.
+    # Turn the signal into SystemExit so finally blocks and atexit run the cleanup; the test
+    # then bails out (no plan), so an interrupted run never counts as a pass.
+    _interrupted.append(signum)
     raise SystemExit(128 + signum)
 
 
@@ -309,12 +327,19 @@ class Test:
         sys.exit(1)
 
     def done(self):
-        """Print the plan, clean up, exit (1 when a check failed)."""
+        """Print the plan, clean up, exit. Failed checks are in the TAP stream ("not ok"), so the
+        exit status is 0 once the plan is printed: the driver counts each failure once (a nonzero
+        status would add an ERROR for the same failure). A test that can't finish bails out
+        (no plan, exit 1), which the driver reports as an error."""
+        if _interrupted and not self.finished:
+            self.bail_out("interrupted by signal %d" % _interrupted[0])
         if not self.finished:
             self.finished = True
             self.cleanup()
             self._emit("1..%d" % self.n)
-        sys.exit(1 if self.failed else 0)
+            if self.failed:
+                self.diag("%d of %d checks failed" % (self.failed, self.n))
+        sys.exit(0)
 
     def run(self, main):
         """Runs main(self); an exception becomes a failed check (with its traceback), then the
@@ -456,6 +481,8 @@ class Test:
         if self._cleaned:
             return
         self._cleaned = True
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)   # let the cleanup finish
         if self in _active_tests:
             _active_tests.remove(self)
         for fn in reversed(self.cleanups):
@@ -813,7 +840,6 @@ class Mppd:
             '  <daemon%s state-dir="%s" pidfile="%s" shutdown-timeout="%ds"/>\n'
             '  <log syslog-facility="none" file="%s" level="info"/>\n'
             '  <milter socket="inet:%d@127.0.0.1" timeout="%s"/>\n'
-            '  <policy-server enabled="no"/>\n'
             '  <control socket="%s"/>\n'
             "%s"
             "</mppd>\n"
@@ -895,6 +921,9 @@ class MilterClient:
 
     def __init__(self, host, port, timeout=10.0):
         self.sock = socket.create_connection((host, port), timeout=timeout)
+        # Macro packets and commands are separate writes: without this, Nagle holds the command
+        # until the milter's delayed ACK (40 ms per step).
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.protocol = 0
         self.actions = 0
         self.modifications = []
