@@ -387,7 +387,11 @@ Value parse_value(const Attr& attr, std::string_view text, Names& names, std::st
             *error = "undefined group " + quote(text) + " (no <group name=" + quote(text) + ">)";
             return {};
         }
-        if (it->second.index >= names.groups_done) {
+        if (it->second.index == names.groups_done) {
+            *error = "a group cannot inherit from itself";
+            return {};
+        }
+        if (it->second.index > names.groups_done) {
             *error = "group " + quote(text) + " is defined later in the file (line " +
                      std::to_string(it->second.line) + "); a group inherits only from groups above it";
             return {};

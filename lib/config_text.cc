@@ -155,7 +155,8 @@ int schema::NodeInfo::line_of(std::string_view attr) const {
 // Checker.
 
 void schema::Checker::error(int line, std::string message) {
-    if (errors_++ >= kMaxErrors) { ++dropped_; return; }
+    if (errors_ >= kMaxErrors) { ++dropped_; return; }
+    if (++errors_ == kMaxErrors) message += " (too many errors: the rest of the file is not checked)";
     diags_.push_back(Diagnostic{Diagnostic::Severity::error, file_, line, std::move(message)});
 }
 
@@ -166,9 +167,6 @@ void schema::Checker::warning(int line, std::string message) {
 
 std::vector<Diagnostic> schema::Checker::take() {
     std::stable_sort(diags_.begin(), diags_.end(), [](const Diagnostic& a, const Diagnostic& b) { return a.line < b.line; });
-    if (dropped_ > 0)
-        diags_.push_back(Diagnostic{Diagnostic::Severity::error, file_, 0,
-                                    "too many problems: " + std::to_string(dropped_) + " more not shown"});
     return std::move(diags_);
 }
 
