@@ -270,6 +270,10 @@ Value parse_value(const Attr& attr, std::string_view text, Names& names, std::st
             return std::vector<Ref>();
         case Type::exit_codes:
             return std::vector<int>();
+        case Type::address_match: case Type::domain_match:
+            return AddressMatch{};
+        case Type::net_match:
+            return NetMatch{};
         default:
             break;
         }

@@ -194,11 +194,12 @@ void add_match_attrs(Element& e) {
 }
 
 void require_some_match(Element& e) {
-    e.finish = [](Obj, const NodeInfo& n, Checker& c) {
-        for (const auto& [name, line] : n.attrs)
-            if (name != "direction" && name != "sasl") return;
-        c.error(n.line, "<" + std::string(n.name) +
-                            "> needs recipient, recipient-domain, sender, sender-domain or client (else it matches all mail)");
+    e.finish = [](Obj o, const NodeInfo& n, Checker& c) {
+        const MatchCfg& m = o.as<MatchCfg>();
+        if (m.recipient.empty() && m.recipient_domain.empty() && m.sender.empty() && m.sender_domain.empty() &&
+            m.client.empty())
+            c.error(n.line, "<" + std::string(n.name) +
+                                "> needs recipient, recipient-domain, sender, sender-domain or client (else it matches all mail)");
     };
 }
 

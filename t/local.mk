@@ -22,6 +22,7 @@ t_lib_tests_SOURCES = \
 	t/lib/config_test.cc \
 	t/lib/config_errors_test.cc \
 	t/lib/config_schema_test.cc \
+	t/lib/config_docs_test.cc \
 	t/lib/units_test.cc \
 	t/lib/cidr_test.cc \
 	t/lib/address_test.cc \
