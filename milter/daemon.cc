@@ -2,6 +2,7 @@
 #include "milter/daemon.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <ctime>
@@ -65,8 +66,22 @@ bool Daemon::setup(std::string* error) {
     if (!warning.empty()) log::warning(warning);
 
     for (const std::string& dir : {cfg->daemon.state_dir, parent_dir(cfg->daemon.pidfile),
-                                   parent_dir(cfg->control.socket)})
+                                   parent_dir(cfg->control.socket), parent_dir(cfg->log.file)})
         if (!ensure_dir(dir, run_as_, error)) return false;
+    if (!cfg->log.file.empty()) {
+        // The file was opened before the switch; rotation reopens it as the daemon user.
+        if (run_as_.switch_user && ::chown(cfg->log.file.c_str(), run_as_.uid, run_as_.gid) != 0)
+            log::warning(log::cat("cannot give ", cfg->log.file, " to ", run_as_.name,
+                                  ": rotation will fail"));
+        if (run_as_.switch_user) {
+            struct stat st{};
+            const std::string dir = parent_dir(cfg->log.file);
+            if (::stat(dir.c_str(), &st) == 0 && st.st_uid != run_as_.uid)
+                log::warning(log::cat("log directory ", dir, " is not owned by ", run_as_.name,
+                                      ": mppd can't rotate ", cfg->log.file,
+                                      " (give the directory to that user, or rotate with logrotate)"));
+        }
+    }
 
     base_.reset(event_base_new());
     if (!base_) {
@@ -123,15 +138,16 @@ int Daemon::run() {
 
     event_base_dispatch(base_.get());
 
-    if (milter_ && milter_->finished()) milter_->join();
     log::info(sessions_left_ ? "stopped with sessions still open" : "stopped");
-    if (sessions_left_ || (milter_ && !milter_->finished())) {
-        // libmilter threads still run: don't run destructors under them.
-        control_.reset();
-        if (!pidfile_.empty()) ::unlink(pidfile_.c_str());
-        std::_Exit(kExitOk);
+    if (!milter_ || milter_->finished()) {
+        if (milter_) milter_->join();
+        return kExitOk;
     }
-    return kExitOk;
+    // libmilter's listener notices smfi_stop only at its next poll timeout (seconds), and its
+    // threads may still hold sessions: leave without running destructors under them.
+    control_.reset();
+    if (!pidfile_.empty()) ::unlink(pidfile_.c_str());
+    std::_Exit(kExitOk);
 }
 
 void Daemon::register_verbs() {
@@ -223,9 +239,9 @@ void Daemon::begin_stop(const std::string& why) {
 }
 
 void Daemon::poll_stop() {
-    const bool milter_done = !milter_ || milter_->finished();
+    // smfi_stop has closed the listening socket: done once no session is left.
     const auto sessions = metrics::get("milter-sessions").get();
-    if (milter_done && sessions <= 0) {
+    if (sessions <= 0) {
         event_base_loopexit(base_.get(), nullptr);
         return;
     }

@@ -1,5 +1,6 @@
 // milter/mppd.cc: mppd's main: command line, configuration, then the daemon (milter/daemon.h).
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -28,6 +29,12 @@ int main(int argc, char** argv) {
         return milter::kExitOk;
     }
 
+    // The daemon works in "/" and re-reads its file on reload: keep its absolute path.
+    if (opts->config_path != "-" && !opts->check_only) {
+        std::error_code ec;
+        auto abs = std::filesystem::absolute(opts->config_path, ec);
+        if (!ec) opts->config_path = abs.lexically_normal().string();
+    }
     auto loaded = config::load_file(opts->config_path);
     for (const auto& d : loaded.diagnostics) std::cerr << d.str() << "\n";
     if (!loaded.ok()) {

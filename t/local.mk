@@ -19,6 +19,7 @@ TESTS += t/lib_tests
 t_lib_tests_CPPFLAGS = $(AM_CPPFLAGS) $(GTEST_CFLAGS) $(TINYXML2_CFLAGS)
 t_lib_tests_SOURCES = \
 	t/lib/control_test.cc \
+	t/lib/config_holder_test.cc \
 	t/lib/config_test.cc \
 	t/lib/config_errors_test.cc \
 	t/lib/config_schema_test.cc \
