@@ -195,6 +195,10 @@ sfsistat on_close(SMFICTX* ctx) {
 
 smfiDesc make_filter_description(const config::ConfigHolder* holder) {
     g_holder = holder;
+    // Listed by `mppctl status` from the start, not only once they have counted something.
+    for (const char* name : {"milter-connections", "milter-sessions", "milter-messages",
+                             "milter-internal-errors"})
+        metrics::get(name);
     smfiDesc d{};
     d.xxfi_name = const_cast<char*>("mppd");
     d.xxfi_version = SMFI_VERSION;
