@@ -25,7 +25,8 @@ import mpptest  # noqa: E402
 
 def run_round(t, label, milter_spec, mppd, args):
     sink_port = t.free_port()
-    sink = t.spawn([mpptest.find_tool("smtp-sink"), "-c", "127.0.0.1:%d" % sink_port, "1000"],
+    sink = t.spawn([mpptest.find_tool("smtp-sink"), "-u", "nobody", "-c",
+                    "127.0.0.1:%d" % sink_port, "1000"],
                    name="smtp-sink-" + label)
     if not mpptest.wait_for_port(sink_port):
         raise RuntimeError("smtp-sink did not start")
@@ -47,7 +48,8 @@ def run_round(t, label, milter_spec, mppd, args):
             rates.append(args.messages / (time.monotonic() - start))
     finally:
         pf.stop()
-        t.stop_proc(sink)
+        sink.terminate()
+        sink.wait(timeout=10)
     return sorted(rates)[len(rates) // 2]  # median
 
 
