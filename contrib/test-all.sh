@@ -65,9 +65,9 @@ count_results() {
     # Name what did not pass.
     for trs in $trs_list; do
         grep -q '^:test-result: \(FAIL\|ERROR\|XPASS\)' "$trs" &&
-            echo "FAIL: ${trs#"$build"/}"
+            echo "FAIL: $(basename "${trs%.trs}")"
         grep -q '^:test-result: SKIP' "$trs" &&
-            echo "SKIP: ${trs#"$build"/}: $(grep -m1 '^:test-result: SKIP' "$trs" | cut -d' ' -f3-)"
+            echo "SKIP: $(basename "${trs%.trs}"): $(grep -m1 '^:test-result: SKIP' "$trs" | cut -d' ' -f3-)"
     done
     return 0
 }
