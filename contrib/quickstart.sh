@@ -21,9 +21,15 @@ fi
 
 contrib/install-deps.sh
 [ -x configure ] || ./bootstrap
+# The paths of a real installation, so that defaults (control socket /run/mppd/control.sock,
+# state /var/lib/mppd) are those the documentation names.
+paths="--sysconfdir=/etc --localstatedir=/var --runstatedir=/run"
 mkdir -p _build
 cd _build
-[ -f Makefile ] || ../configure
+if [ ! -f Makefile ] || ! ./config.status --config | grep -q -- "--runstatedir=/run"; then
+    # shellcheck disable=SC2086
+    ../configure $paths
+fi
 make -j"$(nproc)"
 
 if ! getent passwd mpp >/dev/null; then
