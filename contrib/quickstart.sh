@@ -24,12 +24,13 @@ contrib/install-deps.sh
 # The paths of a real installation, so that defaults (control socket /run/mppd/control.sock,
 # state /var/lib/mppd) are those the documentation names.
 paths="--sysconfdir=/etc --localstatedir=/var --runstatedir=/run"
+if [ -f _build/config.status ] && ! _build/config.status --config | grep -q -- "--runstatedir=/run"; then
+    rm -rf _build    # built with other paths (they are compiled in): start afresh
+fi
 mkdir -p _build
 cd _build
-if [ ! -f Makefile ] || ! ./config.status --config | grep -q -- "--runstatedir=/run"; then
-    # shellcheck disable=SC2086
-    ../configure $paths
-fi
+# shellcheck disable=SC2086
+[ -f Makefile ] || ../configure $paths
 make -j"$(nproc)"
 
 if ! getent passwd mpp >/dev/null; then
