@@ -48,3 +48,6 @@ EXTRA_DIST += \
 	t/integration/mpptest.py \
 	t/integration/daemon_lifecycle.py \
 	t/integration/postfix_milter.py
+
+# Fuzz targets; their corpora replay in make check.
+include t/fuzz/local.mk
