@@ -43,15 +43,19 @@ std::string revision_of(std::string_view bytes) {
 
 std::string xml_error(tinyxml2::XMLError e) {
     switch (e) {
-    case tinyxml2::XML_ERROR_PARSING_ELEMENT: return "malformed element (a stray '<', or a tag that is not closed?)";
-    case tinyxml2::XML_ERROR_PARSING_ATTRIBUTE: return "malformed attribute (missing quotes or '=', or an attribute given twice)";
+    case tinyxml2::XML_ERROR_PARSING_ELEMENT:
+        return "malformed element (a stray '<', or a tag that is not closed?)";
+    case tinyxml2::XML_ERROR_PARSING_ATTRIBUTE:
+        return "malformed attribute (missing quotes or '=', or an attribute given twice)";
     case tinyxml2::XML_ERROR_PARSING_TEXT: return "malformed text";
     case tinyxml2::XML_ERROR_PARSING_CDATA: return "unterminated CDATA section";
     case tinyxml2::XML_ERROR_PARSING_COMMENT: return "unterminated comment";
     case tinyxml2::XML_ERROR_PARSING_DECLARATION: return "malformed <?xml ...?> declaration";
     case tinyxml2::XML_ERROR_PARSING_UNKNOWN: return "malformed markup";
-    case tinyxml2::XML_ERROR_EMPTY_DOCUMENT: return "the file is empty: it needs a <mppd> root element";
-    case tinyxml2::XML_ERROR_MISMATCHED_ELEMENT: return "a closing tag does not match the element it closes";
+    case tinyxml2::XML_ERROR_EMPTY_DOCUMENT:
+        return "the file is empty: it needs a <mppd> root element";
+    case tinyxml2::XML_ERROR_MISMATCHED_ELEMENT:
+        return "a closing tag does not match the element it closes";
     case tinyxml2::XML_ELEMENT_DEPTH_EXCEEDED: return "elements nested too deeply";
     default: return tinyxml2::XMLDocument::ErrorIDToName(e);
     }
@@ -68,7 +72,8 @@ void check_declaration(const tinyxml2::XMLDeclaration* d, schema::Checker& c) {
     std::string enc = v.substr(pos + 10, end - pos - 10);
     for (auto& ch : enc) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     if (enc != "utf-8" && enc != "utf8" && enc != "us-ascii" && enc != "ascii")
-        c.error(d->GetLineNum(), "encoding \"" + enc + "\" is not supported: the file must be UTF-8");
+        c.error(d->GetLineNum(),
+                "encoding \"" + enc + "\" is not supported: the file must be UTF-8");
 }
 
 LoadResult finish(std::vector<Diagnostic> diags, std::shared_ptr<Config> cfg) {
@@ -97,7 +102,10 @@ LoadResult load_bytes(std::string_view xml, const std::string& name, const std::
     }
     const tinyxml2::XMLElement* root = nullptr;
     for (auto* n = doc->FirstChild(); n; n = n->NextSibling()) {
-        if (auto* d = n->ToDeclaration()) { check_declaration(d, c); continue; }
+        if (auto* d = n->ToDeclaration()) {
+            check_declaration(d, c);
+            continue;
+        }
         if (n->ToComment()) continue;
         if (auto* t = n->ToText()) {
             std::string_view v = t->Value();
@@ -106,14 +114,19 @@ LoadResult load_bytes(std::string_view xml, const std::string& name, const std::
             continue;
         }
         auto* e = n->ToElement();
-        if (!e) { c.error(n->GetLineNum(), "unexpected markup outside the <mppd> element"); continue; }
+        if (!e) {
+            c.error(n->GetLineNum(), "unexpected markup outside the <mppd> element");
+            continue;
+        }
         if (root) {
-            c.error(e->GetLineNum(), "a second root element <" + std::string(e->Name()) + ">: the file has one <mppd>");
+            c.error(e->GetLineNum(), "a second root element <" + std::string(e->Name()) +
+                                         ">: the file has one <mppd>");
             continue;
         }
         root = e;
         if (std::string_view(e->Name()) != "mppd") {
-            c.error(e->GetLineNum(), "the root element must be <mppd>, not <" + std::string(e->Name()) + ">");
+            c.error(e->GetLineNum(),
+                    "the root element must be <mppd>, not <" + std::string(e->Name()) + ">");
             return finish(c.take(), nullptr);
         }
     }
@@ -161,7 +174,9 @@ std::size_t LoadResult::error_count() const {
     return n;
 }
 
-LoadResult load_string(std::string_view xml, const std::string& name) { return load_bytes(xml, name, name); }
+LoadResult load_string(std::string_view xml, const std::string& name) {
+    return load_bytes(xml, name, name);
+}
 
 LoadResult load_file(const std::string& path) {
     std::string text, error;
@@ -169,8 +184,11 @@ LoadResult load_file(const std::string& path) {
         const std::string name = "<stdin>";
         struct stat st {};
         if (::fstat(0, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & S_IWOTH))
-            return one_error(name, "refused: standard input is a world-writable file; remove write permission for others (chmod o-w)");
-        if (!read_all(0, text, error)) return one_error(name, "cannot read standard input: " + error);
+            return one_error(name,
+                             "refused: standard input is a world-writable file; remove write "
+                             "permission for others (chmod o-w)");
+        if (!read_all(0, text, error))
+            return one_error(name, "cannot read standard input: " + error);
         return load_bytes(text, name, "-");
     }
     // O_NONBLOCK: a FIFO without a writer must not hang the open (cleared before reading).
@@ -178,13 +196,15 @@ LoadResult load_file(const std::string& path) {
     if (!owner) return one_error(path, std::string("cannot open: ") + std::strerror(errno));
     int fd = owner.get();
     struct stat st {};
-    if (::fstat(fd, &st) != 0) return one_error(path, std::string("cannot stat: ") + std::strerror(errno));
+    if (::fstat(fd, &st) != 0)
+        return one_error(path, std::string("cannot stat: ") + std::strerror(errno));
     if (S_ISDIR(st.st_mode)) return one_error(path, "is a directory, not a config file");
     if (S_ISREG(st.st_mode) && (st.st_mode & S_IWOTH)) {
         char mode[8];
         std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
         return one_error(path, std::string("refused: the file is world-writable (mode ") + mode +
-                                   "), so anyone could change mppd's policy; remove write permission for others (chmod o-w)");
+                                   "), so anyone could change mppd's policy; remove write "
+                                   "permission for others (chmod o-w)");
     }
     if (S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) > kMaxFile)
         return one_error(path, "the file is larger than 16 MiB");

@@ -40,20 +40,26 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 }
 
 // " (did you mean \"x\"?)" for the closest candidate within 2 edits, else "".
-std::string suggest(std::string_view wrong, const std::vector<std::string_view>& candidates, bool element) {
+std::string suggest(std::string_view wrong, const std::vector<std::string_view>& candidates,
+                    bool element) {
     std::string_view best;
     std::size_t best_d = std::min<std::size_t>(2, std::max<std::size_t>(1, wrong.size() / 3)) + 1;
     for (auto c : candidates) {
         std::size_t d = edit_distance(wrong, c);
-        if (d < best_d) { best_d = d; best = c; }
+        if (d < best_d) {
+            best_d = d;
+            best = c;
+        }
     }
     if (best.empty()) return {};
-    return element ? " (did you mean <" + std::string(best) + ">?)" : " (did you mean \"" + std::string(best) + "\"?)";
+    return element ? " (did you mean <" + std::string(best) + ">?)"
+                   : " (did you mean \"" + std::string(best) + "\"?)";
 }
 
 std::string printable(std::string_view s) {
     std::string out;
-    for (unsigned char c : s.substr(0, 64)) out += (c < 0x20 || c == 0x7f) ? '?' : static_cast<char>(c);
+    for (unsigned char c : s.substr(0, 64))
+        out += (c < 0x20 || c == 0x7f) ? '?' : static_cast<char>(c);
     return out;
 }
 
@@ -72,8 +78,9 @@ public:
         children(xe, spec, obj, info, built);
         text(spec, obj, info);
         if (!spec.built && parent_built)
-            c_.warning(info.line, "element <" + std::string(spec.name) + "> (line " + std::to_string(info.line) +
-                                      ") is parsed and checked, but " + std::string(spec.feature) +
+            c_.warning(info.line, "element <" + std::string(spec.name) + "> (line " +
+                                      std::to_string(info.line) + ") is parsed and checked, but " +
+                                      std::string(spec.feature) +
                                       " is not implemented in this version: it has no effect");
         if (spec.finish) spec.finish(obj, info, c_);
     }
@@ -83,7 +90,8 @@ public:
             if (a.default_text.empty()) continue;
             std::string err;
             schema::Value v = schema::parse_value(a, a.default_text, c_.names(), &err);
-            if (std::holds_alternative<std::monostate>(v)) schema::schema_bug("a default does not parse");
+            if (std::holds_alternative<std::monostate>(v))
+                schema::schema_bug("a default does not parse");
             a.set.set(obj, std::move(v));
         }
     }
@@ -101,7 +109,8 @@ private:
                                   suggest(xa->Name(), names, false);
                 for (const Element* other : schema::find_all(spec.name))
                     if (other != &spec && other->find_attr(xa->Name())) {
-                        msg += "; \"" + std::string(xa->Name()) + "\" is an attribute of " + other->heading();
+                        msg += "; \"" + std::string(xa->Name()) + "\" is an attribute of " +
+                               other->heading();
                         break;
                     }
                 c_.error(line, msg);
@@ -120,7 +129,8 @@ private:
                 c_.error(info.line, el + " needs attribute \"" + std::string(a.name) + "\"");
     }
 
-    void children(const tinyxml2::XMLElement* xe, const Element& spec, Obj obj, NodeInfo& info, bool built) {
+    void children(const tinyxml2::XMLElement* xe, const Element& spec, Obj obj, NodeInfo& info,
+                  bool built) {
         std::vector<std::pair<std::string_view, int>> seen;  // singletons: name, first line
         for (auto* node = xe->FirstChild(); node && !c_.full(); node = node->NextSibling()) {
             if (auto* t = node->ToText()) {
@@ -131,7 +141,8 @@ private:
             if (node->ToComment()) continue;
             auto* child = node->ToElement();
             if (!child) {
-                c_.error(node->GetLineNum(), "unexpected markup in <" + std::string(spec.name) + ">");
+                c_.error(node->GetLineNum(),
+                         "unexpected markup in <" + std::string(spec.name) + ">");
                 continue;
             }
             std::string_view name = child->Name();
@@ -141,10 +152,13 @@ private:
                 continue;
             }
             if (cs->mult == schema::Mult::optional) {
-                auto it = std::find_if(seen.begin(), seen.end(), [&](auto& p) { return p.first == cs->name; });
+                auto it = std::find_if(seen.begin(), seen.end(),
+                                       [&](auto& p) { return p.first == cs->name; });
                 if (it != seen.end()) {
-                    c_.error(child->GetLineNum(), "<" + std::string(name) + "> appears twice in <" + std::string(spec.name) +
-                                                      "> (first at line " + std::to_string(it->second) + "); it may appear once");
+                    c_.error(child->GetLineNum(), "<" + std::string(name) + "> appears twice in <" +
+                                                      std::string(spec.name) + "> (first at line " +
+                                                      std::to_string(it->second) +
+                                                      "); it may appear once");
                     continue;
                 }
                 seen.emplace_back(cs->name, child->GetLineNum());
@@ -158,21 +172,27 @@ private:
         auto elsewhere = schema::find_all(name);
         std::string msg;
         if (!elsewhere.empty()) {
-            msg = "element <" + printable(name) + "> is not allowed in <" + std::string(spec.name) + ">; it belongs in ";
+            msg = "element <" + printable(name) + "> is not allowed in <" + std::string(spec.name) +
+                  ">; it belongs in ";
             for (std::size_t i = 0; i < elsewhere.size(); ++i)
-                msg += (i ? " or <" : "<") + std::string(elsewhere[i]->parent.empty() ? "(the root)" : elsewhere[i]->parent) + ">";
+                msg += (i ? " or <" : "<") +
+                       std::string(elsewhere[i]->parent.empty() ? "(the root)"
+                                                                : elsewhere[i]->parent) +
+                       ">";
         } else {
             std::vector<std::string_view> names;
             for (const auto& e : schema::elements())
                 if (e.parent == spec.name) names.push_back(e.name);
-            msg = "unknown element <" + printable(name) + "> in <" + std::string(spec.name) + ">" + suggest(name, names, true);
+            msg = "unknown element <" + printable(name) + "> in <" + std::string(spec.name) + ">" +
+                  suggest(name, names, true);
         }
         c_.error(child->GetLineNum(), msg);
     }
 
     void text(const Element& spec, Obj obj, NodeInfo& info) {
-        bool blank = std::all_of(info.text.begin(), info.text.end(),
-                                 [](char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r'; });
+        bool blank = std::all_of(info.text.begin(), info.text.end(), [](char ch) {
+            return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
+        });
         if (info.text_line == 0) info.text_line = info.line;
         if (spec.text == schema::Text::none) {
             if (!blank) c_.error(info.text_line, "<" + std::string(spec.name) + "> takes no text");
@@ -181,7 +201,8 @@ private:
         if (spec.text == schema::Text::entries || !spec.set_text) return;
         std::string t = Checker::dedent(info.text);
         if (spec.text == schema::Text::template_text) {
-            std::string err = tmpl::check(t, spec.text_macros ? *spec.text_macros : tmpl::MacroSet{});
+            std::string err =
+                tmpl::check(t, spec.text_macros ? *spec.text_macros : tmpl::MacroSet{});
             if (!err.empty()) {
                 c_.error(info.text_line, "<" + std::string(spec.name) + ">: " + err);
                 return;
@@ -208,11 +229,16 @@ void collect_names(const tinyxml2::XMLElement* root, Names& names, Checker& c) {
             const char* type = e->Attribute("type");
             std::string_view t = type ? type : "";
             entry.type_known = true;
-            if (t == "cidr") entry.list_type = ListType::cidr;
-            else if (t == "address") entry.list_type = ListType::address;
-            else if (t == "domain") entry.list_type = ListType::domain;
-            else if (t == "regex") entry.list_type = ListType::regex;
-            else entry.type_known = false;
+            if (t == "cidr")
+                entry.list_type = ListType::cidr;
+            else if (t == "address")
+                entry.list_type = ListType::address;
+            else if (t == "domain")
+                entry.list_type = ListType::domain;
+            else if (t == "regex")
+                entry.list_type = ListType::regex;
+            else
+                entry.type_known = false;
         } else if (kind == "rbl") {
             table = &names.rbls;
             entry.index = rbls++;
@@ -222,7 +248,9 @@ void collect_names(const tinyxml2::XMLElement* root, Names& names, Checker& c) {
         } else if (kind == "spamd" || kind == "clamd" || kind == "command") {
             table = &names.engines;
             what = "engine name";
-            entry.engine = kind == "spamd" ? EngineKind::spamd : kind == "clamd" ? EngineKind::clamd : EngineKind::command;
+            entry.engine = kind == "spamd"   ? EngineKind::spamd
+                           : kind == "clamd" ? EngineKind::clamd
+                                             : EngineKind::command;
             entry.index = kind == "spamd" ? spamd++ : kind == "clamd" ? clamd++ : commands++;
         } else {
             continue;
@@ -231,14 +259,16 @@ void collect_names(const tinyxml2::XMLElement* root, Names& names, Checker& c) {
         if (!name || !schema::is_name(name)) continue;  // reported in pass 2
         auto [it, fresh] = table->try_emplace(name, entry);
         if (!fresh)
-            c.error(entry.line, "duplicate " + what + " \"" + std::string(name) + "\" (first defined at line " +
-                                    std::to_string(it->second.line) + ")");
+            c.error(entry.line, "duplicate " + what + " \"" + std::string(name) +
+                                    "\" (first defined at line " + std::to_string(it->second.line) +
+                                    ")");
     }
 }
 
 // Pass 3: the default group, and storage targets that need <store>.
 void finish_config(Config& cfg, Checker& c) {
-    auto def = std::find_if(cfg.groups.begin(), cfg.groups.end(), [](const GroupCfg& g) { return g.name == "default"; });
+    auto def = std::find_if(cfg.groups.begin(), cfg.groups.end(),
+                            [](const GroupCfg& g) { return g.name == "default"; });
     if (def == cfg.groups.end()) {
         GroupCfg g;
         g.name = "default";
@@ -255,9 +285,11 @@ void finish_config(Config& cfg, Checker& c) {
     bool db = !cfg.store.database.empty() || !cfg.store.forward.empty();
     for (const auto& g : cfg.groups) {
         if (g.quarantine && g.quarantine->store == StoreTarget::database && !db)
-            c.error(g.quarantine->line, "<quarantine store=\"database\">: <store> has no database or forward");
+            c.error(g.quarantine->line,
+                    "<quarantine store=\"database\">: <store> has no database or forward");
         if (g.archive && g.archive->store == StoreTarget::database && !db)
-            c.error(g.archive->line, "<archive store=\"database\">: <store> has no database or forward");
+            c.error(g.archive->line,
+                    "<archive store=\"database\">: <store> has no database or forward");
     }
 }
 
@@ -269,7 +301,8 @@ void load_tree(const tinyxml2::XMLElement* root, Config& cfg, Checker& c) {
     collect_names(root, c.names(), c);
     Walker w(c);
     for (const auto& e : schema::elements())  // absent singletons of <mppd> get their defaults
-        if (e.parent == "mppd" && e.mult == schema::Mult::optional) w.apply_defaults(e, e.attach(obj));
+        if (e.parent == "mppd" && e.mult == schema::Mult::optional)
+            w.apply_defaults(e, e.attach(obj));
     w.walk(root, *spec, obj, true);
     finish_config(cfg, c);
 }

@@ -26,8 +26,8 @@ namespace mpp::config {
 struct schema::NodeInfo {
     std::string_view name;
     int line = 0;
-    std::string text;    // the text content, raw (CDATA included)
-    int text_line = 0;   // line of the first text node
+    std::string text;                                     // the text content, raw (CDATA included)
+    int text_line = 0;                                    // line of the first text node
     std::vector<std::pair<std::string_view, int>> attrs;  // attributes given, with their lines
 
     bool has(std::string_view attr) const;

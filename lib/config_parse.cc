@@ -92,8 +92,9 @@ bool list_ref(std::string_view name, unsigned mask, Names& names, Ref& ref, std:
         return false;
     }
     if (it->second.type_known && !(mask & list_bit(it->second.list_type))) {
-        *error = "list " + quote(name) + " is a " + std::string(list_type_name(it->second.list_type)) +
-                 " list; this needs a " + allowed_lists(mask) + " list";
+        *error = "list " + quote(name) + " is a " +
+                 std::string(list_type_name(it->second.list_type)) + " list; this needs a " +
+                 allowed_lists(mask) + " list";
         return false;
     }
     ref.name = std::string(name);
@@ -112,10 +113,11 @@ Value refs(Type type, const Attr& attr, std::string_view text, Names& names, std
             auto& table = type == Type::rbl_refs ? names.rbls : names.engines;
             auto it = table.find(item);
             if (it == table.end()) {
-                *error = type == Type::rbl_refs
-                             ? "undefined rbl " + quote(item) + " (no <rbl name=" + quote(item) + ">)"
-                             : "undefined engine " + quote(item) +
-                                   " (no <spamd>, <clamd> or <command> with that name)";
+                *error =
+                    type == Type::rbl_refs
+                        ? "undefined rbl " + quote(item) + " (no <rbl name=" + quote(item) + ">)"
+                        : "undefined engine " + quote(item) +
+                              " (no <spamd>, <clamd> or <command> with that name)";
                 return {};
             }
             r.name = std::string(item);
@@ -124,7 +126,10 @@ Value refs(Type type, const Attr& attr, std::string_view text, Names& names, std
         }
         out.push_back(std::move(r));
     }
-    if (out.empty()) { *error = "expected at least one name"; return {}; }
+    if (out.empty()) {
+        *error = "expected at least one name";
+        return {};
+    }
     return out;
 }
 
@@ -133,9 +138,10 @@ Value address_match(bool domains_only, std::string_view text, Names& names, std:
     for (auto item : split(text)) {
         if (is_name(item) && item.find('.') == std::string_view::npos) {
             Ref r;
-            unsigned mask = domains_only ? list_bit(ListType::domain)
-                                         : list_bit(ListType::address) | list_bit(ListType::domain) |
-                                               list_bit(ListType::regex);
+            unsigned mask = domains_only
+                                ? list_bit(ListType::domain)
+                                : list_bit(ListType::address) | list_bit(ListType::domain) |
+                                      list_bit(ListType::regex);
             if (!list_ref(item, mask, names, r, error)) return {};
             m.lists.push_back(std::move(r));
             continue;
@@ -148,7 +154,10 @@ Value address_match(bool domains_only, std::string_view text, Names& names, std:
         if (!p) return {};
         m.patterns.push_back(std::move(*p));
     }
-    if (m.empty()) { *error = "expected at least one pattern or list name"; return {}; }
+    if (m.empty()) {
+        *error = "expected at least one pattern or list name";
+        return {};
+    }
     return m;
 }
 
@@ -166,7 +175,10 @@ Value net_match(bool lists_ok, std::string_view text, Names& names, std::string*
         m.nets.add(*c);
         m.entries.push_back(*c);
     }
-    if (m.empty()) { *error = "expected at least one network"; return {}; }
+    if (m.empty()) {
+        *error = "expected at least one network";
+        return {};
+    }
     return m;
 }
 
@@ -176,20 +188,29 @@ std::string check_url(std::string_view text, const Attr& attr) {
     for (auto s : schemes)
         if (text.substr(0, s.size()) == s && text.size() > s.size() && text[s.size()] != '/')
             ok = true;
-    if (!ok) return "bad URL " + quote(text) + ": expected http://, https://, ftp:// or ftps:// and a host";
+    if (!ok)
+        return "bad URL " + quote(text) +
+               ": expected http://, https://, ftp:// or ftps:// and a host";
     for (char c : text)
-        if (c == ' ' || c == '"' || c == '<' || c == '>' || c == '\\' || static_cast<unsigned char>(c) < 0x21)
-            return "bad URL " + quote(text) + ": spaces, quotes and control characters are not allowed";
+        if (c == ' ' || c == '"' || c == '<' || c == '>' || c == '\\' ||
+            static_cast<unsigned char>(c) < 0x21)
+            return "bad URL " + quote(text) +
+                   ": spaces, quotes and control characters are not allowed";
     return tmpl::check(text, attr.macros ? *attr.macros : tmpl::MacroSet{});
 }
 
 // mariadb://USER@HOST[:PORT]/DB[?socket=/path] (also mysql://); no password in the URL.
 std::string check_database_url(std::string_view text) {
-    auto bad = [&](std::string_view why) { return "bad database URL " + quote(text) + ": " + std::string(why); };
+    auto bad = [&](std::string_view why) {
+        return "bad database URL " + quote(text) + ": " + std::string(why);
+    };
     std::string_view rest;
-    if (text.substr(0, 10) == "mariadb://") rest = text.substr(10);
-    else if (text.substr(0, 8) == "mysql://") rest = text.substr(8);
-    else return bad("expected mariadb://USER@HOST[:PORT]/DATABASE");
+    if (text.substr(0, 10) == "mariadb://")
+        rest = text.substr(10);
+    else if (text.substr(0, 8) == "mysql://")
+        rest = text.substr(8);
+    else
+        return bad("expected mariadb://USER@HOST[:PORT]/DATABASE");
     auto at = rest.find('@');
     if (at == std::string_view::npos || at == 0) return bad("missing USER@ before the host");
     if (rest.substr(0, at).find(':') != std::string_view::npos)
@@ -198,10 +219,14 @@ std::string check_database_url(std::string_view text) {
     auto slash = rest.find('/');
     if (slash == std::string_view::npos || slash == 0) return bad("missing HOST/DATABASE");
     std::string_view host = rest.substr(0, slash), db = rest.substr(slash + 1), query;
-    if (auto q = db.find('?'); q != std::string_view::npos) { query = db.substr(q + 1); db = db.substr(0, q); }
+    if (auto q = db.find('?'); q != std::string_view::npos) {
+        query = db.substr(q + 1);
+        db = db.substr(0, q);
+    }
     if (db.empty()) return bad("missing database name after '/'");
     for (char c : db)
-        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$')) return bad("bad database name");
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$'))
+            return bad("bad database name");
     if (auto colon = host.rfind(':'); colon != std::string_view::npos) {
         std::string_view port = host.substr(colon + 1);
         unsigned p = 0;
@@ -210,9 +235,11 @@ std::string check_database_url(std::string_view text) {
             return bad("bad port");
         host = host.substr(0, colon);
     }
-    if (host.empty() || has_control(host) || host.find(' ') != std::string_view::npos) return bad("bad host");
+    if (host.empty() || has_control(host) || host.find(' ') != std::string_view::npos)
+        return bad("bad host");
     if (!query.empty()) {
-        if (query.substr(0, 8) != "socket=/" || has_control(query)) return bad("the only option is ?socket=/path");
+        if (query.substr(0, 8) != "socket=/" || has_control(query))
+            return bad("the only option is ?socket=/path");
     }
     return {};
 }
@@ -222,12 +249,14 @@ Value exit_codes(std::string_view text, std::string* error) {
     for (auto item : split(text)) {
         auto num = [&](std::string_view s, int& v) {
             auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-            return ec == std::errc{} && ptr == s.data() + s.size() && !s.empty() && v >= 0 && v <= 255;
+            return ec == std::errc{} && ptr == s.data() + s.size() && !s.empty() && v >= 0 &&
+                   v <= 255;
         };
         int lo = 0, hi = 0;
         auto dash = item.find('-');
-        bool ok = dash == std::string_view::npos ? num(item, lo) && num(item, hi)
-                                                 : num(item.substr(0, dash), lo) && num(item.substr(dash + 1), hi);
+        bool ok = dash == std::string_view::npos
+                      ? num(item, lo) && num(item, hi)
+                      : num(item.substr(0, dash), lo) && num(item.substr(dash + 1), hi);
         if (!ok || lo > hi) {
             *error = "bad exit code " + quote(item) + ": expected 0..255 or a range such as 1-9";
             return {};
@@ -242,7 +271,8 @@ bool mime_glob(std::string_view s) {
     if (slash == 0 || slash == std::string_view::npos || slash + 1 == s.size()) return false;
     if (s.find('/', slash + 1) != std::string_view::npos) return false;
     for (char c : s)
-        if (!(std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$&^_.+-*?/").find(c) != std::string_view::npos))
+        if (!(std::isalnum(static_cast<unsigned char>(c)) ||
+              std::string_view("!#$&^_.+-*?/").find(c) != std::string_view::npos))
             return false;
     return true;
 }
@@ -257,35 +287,52 @@ bool is_name(std::string_view s) {
 }
 
 Value parse_value(const Attr& attr, std::string_view text, Names& names, std::string* error) {
-    if (text.size() > kMaxValue) { *error = "value longer than 64 KiB"; return {}; }
+    if (text.size() > kMaxValue) {
+        *error = "value longer than 64 KiB";
+        return {};
+    }
     if (text.empty()) {
-        if (attr.nonempty || attr.required) { *error = "must not be empty"; return {}; }
+        if (attr.nonempty || attr.required) {
+            *error = "must not be empty";
+            return {};
+        }
         switch (attr.type) {  // "" means "none" for these
-        case Type::string: case Type::path: case Type::template_text: case Type::url_template:
-        case Type::database_url: case Type::endpoint: case Type::header_name:
-            return std::string();
-        case Type::resolvers: case Type::globs: case Type::mime_globs: case Type::mail_addresses:
-            return std::vector<std::string>();
-        case Type::list_refs: case Type::engine_refs: case Type::rbl_refs:
-            return std::vector<Ref>();
-        case Type::exit_codes:
-            return std::vector<int>();
-        case Type::address_match: case Type::domain_match:
-            return AddressMatch{};
-        case Type::net_match:
-            return NetMatch{};
-        default:
-            break;
+        case Type::string:
+        case Type::path:
+        case Type::template_text:
+        case Type::url_template:
+        case Type::database_url:
+        case Type::endpoint:
+        case Type::header_name: return std::string();
+        case Type::resolvers:
+        case Type::globs:
+        case Type::mime_globs:
+        case Type::mail_addresses: return std::vector<std::string>();
+        case Type::list_refs:
+        case Type::engine_refs:
+        case Type::rbl_refs: return std::vector<Ref>();
+        case Type::exit_codes: return std::vector<int>();
+        case Type::address_match:
+        case Type::domain_match: return AddressMatch{};
+        case Type::net_match: return NetMatch{};
+        default: break;
         }
     }
-    if (split(text).size() > kMaxItems) { *error = "more than 10000 entries"; return {}; }
+    if (split(text).size() > kMaxItems) {
+        *error = "more than 10000 entries";
+        return {};
+    }
     switch (attr.type) {
     case Type::string:
-        if (has_control(text)) { *error = "control characters are not allowed"; return {}; }
+        if (has_control(text)) {
+            *error = "control characters are not allowed";
+            return {};
+        }
         return std::string(text);
     case Type::name:
         if (!is_name(text)) {
-            *error = "bad name " + quote(text) + ": a letter, then letters, digits, '-' or '_' (at most 64)";
+            *error = "bad name " + quote(text) +
+                     ": a letter, then letters, digits, '-' or '_' (at most 64)";
             return {};
         }
         return std::string(text);
@@ -296,9 +343,13 @@ Value parse_value(const Attr& attr, std::string_view text, Names& names, std::st
         return {};
     case Type::integer: {
         auto p = parse_integer(text);
-        if (!p.ok()) { *error = p.error; return {}; }
+        if (!p.ok()) {
+            *error = p.error;
+            return {};
+        }
         if (p.value < attr.min || p.value > attr.max) {
-            *error = out_of_range(std::to_string(p.value), std::to_string(attr.min), std::to_string(attr.max));
+            *error = out_of_range(std::to_string(p.value), std::to_string(attr.min),
+                                  std::to_string(attr.max));
             return {};
         }
         return p.value;
@@ -308,16 +359,22 @@ Value parse_value(const Attr& attr, std::string_view text, Names& names, std::st
         while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i, ++digits;
         if (i < text.size() && text[i] == '.') {
             ++i;
-            while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i, ++frac;
+            while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])))
+                ++i, ++frac;
             if (frac == 0) digits = 0;
         }
         if (digits == 0 || digits > 9 || frac > 6 || i != text.size()) {
-            *error = "bad number " + quote(text) + ": expected digits with an optional fraction (4.5, -1)";
+            *error = "bad number " + quote(text) +
+                     ": expected digits with an optional fraction (4.5, -1)";
             return {};
         }
         double v = std::strtod(std::string(text).c_str(), nullptr);
         if (v < attr.min_number || v > attr.max_number) {
-            auto fmt = [](double d) { char b[32]; std::snprintf(b, sizeof b, "%g", d); return std::string(b); };
+            auto fmt = [](double d) {
+                char b[32];
+                std::snprintf(b, sizeof b, "%g", d);
+                return std::string(b);
+            };
             *error = out_of_range(std::string(text), fmt(attr.min_number), fmt(attr.max_number));
             return {};
         }
@@ -325,21 +382,30 @@ Value parse_value(const Attr& attr, std::string_view text, Names& names, std::st
     }
     case Type::duration: {
         auto p = parse_duration(text);
-        if (!p.ok()) { *error = p.error; return {}; }
+        if (!p.ok()) {
+            *error = p.error;
+            return {};
+        }
         if (p.value.count() < attr.min || p.value.count() > attr.max) {
-            *error = out_of_range(std::string(text), format_duration(std::chrono::seconds(attr.min)),
-                                  format_duration(std::chrono::seconds(attr.max)));
+            *error =
+                out_of_range(std::string(text), format_duration(std::chrono::seconds(attr.min)),
+                             format_duration(std::chrono::seconds(attr.max)));
             return {};
         }
         return p.value;
     }
     case Type::size: {
         auto p = parse_size(text);
-        if (!p.ok()) { *error = p.error; return {}; }
+        if (!p.ok()) {
+            *error = p.error;
+            return {};
+        }
         if (p.value < static_cast<std::uint64_t>(std::max<std::int64_t>(attr.min, 0)) ||
             p.value > static_cast<std::uint64_t>(attr.max)) {
-            *error = out_of_range(std::string(text), format_size(static_cast<std::uint64_t>(std::max<std::int64_t>(attr.min, 0))),
-                                  format_size(static_cast<std::uint64_t>(attr.max)));
+            *error = out_of_range(
+                std::string(text),
+                format_size(static_cast<std::uint64_t>(std::max<std::int64_t>(attr.min, 0))),
+                format_size(static_cast<std::uint64_t>(attr.max)));
             return {};
         }
         return SizeValue{p.value};
@@ -383,8 +449,7 @@ Value parse_value(const Attr& attr, std::string_view text, Names& names, std::st
         return std::string(text);
     case Type::list_refs:
     case Type::engine_refs:
-    case Type::rbl_refs:
-        return refs(attr.type, attr, text, names, error);
+    case Type::rbl_refs: return refs(attr.type, attr, text, names, error);
     case Type::group_ref: {
         auto it = names.groups.find(text);
         if (it == names.groups.end()) {
@@ -397,24 +462,24 @@ Value parse_value(const Attr& attr, std::string_view text, Names& names, std::st
         }
         if (it->second.index > names.groups_done) {
             *error = "group " + quote(text) + " is defined later in the file (line " +
-                     std::to_string(it->second.line) + "); a group inherits only from groups above it";
+                     std::to_string(it->second.line) +
+                     "); a group inherits only from groups above it";
             return {};
         }
         return Ref{std::string(text), it->second.index, EngineKind::spamd};
     }
     case Type::regex: {
         auto c = Regex::compile(text);
-        if (!c.ok()) { *error = "bad regex " + quote(text) + ": " + c.error; return {}; }
+        if (!c.ok()) {
+            *error = "bad regex " + quote(text) + ": " + c.error;
+            return {};
+        }
         return c.regex;
     }
-    case Type::address_match:
-        return address_match(false, text, names, error);
-    case Type::domain_match:
-        return address_match(true, text, names, error);
-    case Type::net_match:
-        return net_match(true, text, names, error);
-    case Type::networks:
-        return net_match(false, text, names, error);
+    case Type::address_match: return address_match(false, text, names, error);
+    case Type::domain_match: return address_match(true, text, names, error);
+    case Type::net_match: return net_match(true, text, names, error);
+    case Type::networks: return net_match(false, text, names, error);
     case Type::mail_address:
     case Type::mail_addresses: {
         std::vector<std::string> out;
@@ -425,7 +490,8 @@ Value parse_value(const Attr& attr, std::string_view text, Names& names, std::st
         }
         for (auto item : items) {
             auto a = Address::parse(item);
-            if (!a || a->null() || a->local.empty() || a->domain.empty() || !valid_domain(a->domain)) {
+            if (!a || a->null() || a->local.empty() || a->domain.empty() ||
+                !valid_domain(a->domain)) {
                 *error = "bad address " + quote(item) + ": expected user@domain";
                 return {};
             }
@@ -435,18 +501,22 @@ Value parse_value(const Attr& attr, std::string_view text, Names& names, std::st
         return out;
     }
     case Type::smtp_code:
-        if (text.size() != 3 || (text[0] != '4' && text[0] != '5') || text[1] < '0' || text[1] > '5' ||
-            text[2] < '0' || text[2] > '9') {
+        if (text.size() != 3 || (text[0] != '4' && text[0] != '5') || text[1] < '0' ||
+            text[1] > '5' || text[2] < '0' || text[2] > '9') {
             *error = "bad SMTP code " + quote(text) + ": expected 4xx or 5xx (such as 451, 550)";
             return {};
         }
-        return static_cast<std::int64_t>((text[0] - '0') * 100 + (text[1] - '0') * 10 + (text[2] - '0'));
+        return static_cast<std::int64_t>((text[0] - '0') * 100 + (text[1] - '0') * 10 +
+                                         (text[2] - '0'));
     case Type::dsn: {
         auto bad = [&] {
-            *error = "bad enhanced status code " + quote(text) + ": expected CLASS.SUBJECT.DETAIL such as 5.7.1";
+            *error = "bad enhanced status code " + quote(text) +
+                     ": expected CLASS.SUBJECT.DETAIL such as 5.7.1";
             return Value{};
         };
-        if (text.size() < 5 || (text[0] != '2' && text[0] != '4' && text[0] != '5') || text[1] != '.') return bad();
+        if (text.size() < 5 || (text[0] != '2' && text[0] != '4' && text[0] != '5') ||
+            text[1] != '.')
+            return bad();
         auto rest = text.substr(2);
         auto dot = rest.find('.');
         if (dot == std::string_view::npos) return bad();
@@ -466,25 +536,38 @@ Value parse_value(const Attr& attr, std::string_view text, Names& names, std::st
             v = v * 8 + static_cast<unsigned>(c - '0');
         }
         if (!ok || v > 0777) {
-            *error = "bad file mode " + quote(text) + ": expected octal permission bits such as 0660";
+            *error =
+                "bad file mode " + quote(text) + ": expected octal permission bits such as 0660";
             return {};
         }
         return static_cast<std::int64_t>(v);
     }
     case Type::template_text: {
-        if (has_control(text)) { *error = "control characters are not allowed"; return {}; }
+        if (has_control(text)) {
+            *error = "control characters are not allowed";
+            return {};
+        }
         std::string e = tmpl::check(text, attr.macros ? *attr.macros : tmpl::MacroSet{});
-        if (!e.empty()) { *error = e; return {}; }
+        if (!e.empty()) {
+            *error = e;
+            return {};
+        }
         return std::string(text);
     }
     case Type::url_template: {
         std::string e = check_url(text, attr);
-        if (!e.empty()) { *error = e; return {}; }
+        if (!e.empty()) {
+            *error = e;
+            return {};
+        }
         return std::string(text);
     }
     case Type::database_url: {
         std::string e = check_database_url(text);
-        if (!e.empty()) { *error = e; return {}; }
+        if (!e.empty()) {
+            *error = e;
+            return {};
+        }
         return std::string(text);
     }
     case Type::globs:
@@ -494,7 +577,8 @@ Value parse_value(const Attr& attr, std::string_view text, Names& names, std::st
             if (item.size() > 255 || has_control(item) ||
                 (attr.type == Type::mime_globs && !mime_glob(item))) {
                 *error = attr.type == Type::globs ? "bad pattern " + quote(item)
-                                                  : "bad content type " + quote(item) + ": expected type/subtype (image/*)";
+                                                  : "bad content type " + quote(item) +
+                                                        ": expected type/subtype (image/*)";
                 return {};
             }
             out.emplace_back(item);
@@ -504,24 +588,29 @@ Value parse_value(const Attr& attr, std::string_view text, Names& names, std::st
     case Type::header_name:
         for (unsigned char c : text)
             if (c < 33 || c > 126 || c == ':') {
-                *error = "bad header name " + quote(text) + ": printable characters, no ':' or spaces";
+                *error =
+                    "bad header name " + quote(text) + ": printable characters, no ':' or spaces";
                 return {};
             }
         return std::string(text);
     case Type::charset:
         if (text != "*") {
             for (char c : text)
-                if (!(std::isalnum(static_cast<unsigned char>(c)) || std::string_view("._:+-").find(c) != std::string_view::npos) ||
+                if (!(std::isalnum(static_cast<unsigned char>(c)) ||
+                      std::string_view("._:+-").find(c) != std::string_view::npos) ||
                     text.size() > 40) {
-                    *error = "bad charset " + quote(text) + ": a MIME charset name such as utf-8, or *";
+                    *error =
+                        "bad charset " + quote(text) + ": a MIME charset name such as utf-8, or *";
                     return {};
                 }
         }
         return std::string(text);
-    case Type::exit_codes:
-        return exit_codes(text, error);
+    case Type::exit_codes: return exit_codes(text, error);
     case Type::domain:
-        if (!valid_domain(text)) { *error = "bad domain " + quote(text); return {}; }
+        if (!valid_domain(text)) {
+            *error = "bad domain " + quote(text);
+            return {};
+        }
         return std::string(text);
     }
     *error = "unsupported type";

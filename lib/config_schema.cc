@@ -15,9 +15,9 @@
 
 namespace mpp::config::schema {
 
-const tmpl::MacroSet kReplyMacros = {"GROUP",  "REASON", "QUEUEID", "CLIENT_IP", "CLIENT_NAME",
-                                     "HELO",   "SENDER", "RECIPIENT", "CHECK",   "SCORE",
-                                     "VIRUS",  "RBL",    "DELAY"};
+const tmpl::MacroSet kReplyMacros = {"GROUP", "REASON", "QUEUEID",   "CLIENT_IP", "CLIENT_NAME",
+                                     "HELO",  "SENDER", "RECIPIENT", "CHECK",     "SCORE",
+                                     "VIRUS", "RBL",    "DELAY"};
 const tmpl::MacroSet kDisclaimerMacros = {"GROUP", "SENDER", "DATE"};
 const tmpl::MacroSet kNoticeMacros = {"FILENAME", "SIZE", "URL", "CONTENT_TYPE"};
 const tmpl::MacroSet kUrlMacros = {"TOKEN", "FILENAME", "EXT", "DATE", "GROUP"};
@@ -122,8 +122,8 @@ std::string summary(const Attr& a) {
             s += " " + format_duration(std::chrono::seconds(a.min)) + ".." +
                  format_duration(std::chrono::seconds(a.max));
         if (a.type == Type::size && (a.min != kNoMin || a.max != kNoMax))
-            s += " " + format_size(static_cast<std::uint64_t>(std::max<std::int64_t>(a.min, 0))) + ".." +
-                 format_size(static_cast<std::uint64_t>(a.max));
+            s += " " + format_size(static_cast<std::uint64_t>(std::max<std::int64_t>(a.min, 0))) +
+                 ".." + format_size(static_cast<std::uint64_t>(a.max));
         if (a.type == Type::number) {
             char b[64];
             std::snprintf(b, sizeof b, " %g..%g", a.min_number, a.max_number);
@@ -140,17 +140,25 @@ Value sample_value(Type t) {
     switch (t) {
     case Type::choice: return EnumValue{};
     case Type::boolean: return false;
-    case Type::integer: case Type::smtp_code: case Type::file_mode: return std::int64_t{0};
+    case Type::integer:
+    case Type::smtp_code:
+    case Type::file_mode: return std::int64_t{0};
     case Type::number: return 0.0;
     case Type::duration: return Duration{0};
     case Type::size: return SizeValue{};
-    case Type::resolvers: case Type::mail_addresses: case Type::globs: case Type::mime_globs:
-        return std::vector<std::string>{};
-    case Type::list_refs: case Type::engine_refs: case Type::rbl_refs: return std::vector<Ref>{};
+    case Type::resolvers:
+    case Type::mail_addresses:
+    case Type::globs:
+    case Type::mime_globs: return std::vector<std::string>{};
+    case Type::list_refs:
+    case Type::engine_refs:
+    case Type::rbl_refs: return std::vector<Ref>{};
     case Type::group_ref: return Ref{};
     case Type::regex: return RegexPtr{};
-    case Type::address_match: case Type::domain_match: return AddressMatch{};
-    case Type::net_match: case Type::networks: return NetMatch{};
+    case Type::address_match:
+    case Type::domain_match: return AddressMatch{};
+    case Type::net_match:
+    case Type::networks: return NetMatch{};
     case Type::exit_codes: return std::vector<int>{};
     default: return std::string{};
     }
@@ -158,7 +166,9 @@ Value sample_value(Type t) {
 
 std::vector<std::string> self_check() {
     std::vector<std::string> out;
-    auto bug = [&](const Element& e, std::string what) { out.push_back(e.heading() + ": " + what); };
+    auto bug = [&](const Element& e, std::string what) {
+        out.push_back(e.heading() + ": " + what);
+    };
     std::set<std::pair<std::string_view, std::string_view>> seen;
     Names names;  // empty: defaults never reference names
     for (const auto& e : elements()) {
@@ -168,11 +178,15 @@ std::vector<std::string> self_check() {
             bool parent_ok = false;
             for (const Element* p : find_all(e.parent))
                 if (*p->type == *e.parent_type) parent_ok = true;
-            if (!parent_ok) bug(e, "no parent <" + std::string(e.parent) + "> with the struct this element attaches to");
+            if (!parent_ok)
+                bug(e, "no parent <" + std::string(e.parent) +
+                           "> with the struct this element attaches to");
             if (!e.attach) bug(e, "no attach");
         }
-        if ((e.text == Text::template_text || e.text == Text::string) && !e.set_text) bug(e, "text without setter");
-        if (e.text == Text::template_text && !e.text_macros) bug(e, "template text without a macro set");
+        if ((e.text == Text::template_text || e.text == Text::string) && !e.set_text)
+            bug(e, "text without setter");
+        if (e.text == Text::template_text && !e.text_macros)
+            bug(e, "template text without a macro set");
         if (!e.built && e.feature.empty()) bug(e, "not built, but no feature name for the warning");
         if (e.doc.empty()) bug(e, "no doc");
         std::set<std::string_view> attr_names;
@@ -180,16 +194,20 @@ std::vector<std::string> self_check() {
             std::string an = "attribute \"" + std::string(a.name) + "\": ";
             if (!attr_names.insert(a.name).second) bug(e, an + "defined twice");
             if (a.doc.empty()) bug(e, an + "no doc");
-            if (!a.set.owner || *a.set.owner != *e.type) bug(e, an + "setter bound to another struct");
-            else if (!a.set.accepts(sample_value(a.type))) bug(e, an + "field type does not fit the attribute type");
-            if (a.type == Type::choice && (!a.choices || a.choices->items.empty())) bug(e, an + "choice without values");
+            if (!a.set.owner || *a.set.owner != *e.type)
+                bug(e, an + "setter bound to another struct");
+            else if (!a.set.accepts(sample_value(a.type)))
+                bug(e, an + "field type does not fit the attribute type");
+            if (a.type == Type::choice && (!a.choices || a.choices->items.empty()))
+                bug(e, an + "choice without values");
             if ((a.type == Type::template_text || a.type == Type::url_template) && !a.macros)
                 bug(e, an + "template without a macro set");
             if (a.required && !a.default_text.empty()) bug(e, an + "required and with a default");
             if (!a.default_text.empty()) {
                 std::string err;
                 Value v = parse_value(a, a.default_text, names, &err);
-                if (std::holds_alternative<std::monostate>(v)) bug(e, an + "default does not parse: " + err);
+                if (std::holds_alternative<std::monostate>(v))
+                    bug(e, an + "default does not parse: " + err);
             }
         }
     }

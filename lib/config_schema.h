@@ -105,7 +105,9 @@ struct Obj {
     const std::type_info* type = nullptr;
     void* ptr = nullptr;
     template <typename S>
-    static Obj of(S& s) { return Obj{&typeid(S), &s}; }
+    static Obj of(S& s) {
+        return Obj{&typeid(S), &s};
+    }
     template <typename S>
     S& as() const;  // aborts on a type mismatch (a schema bug)
 };
@@ -127,8 +129,10 @@ struct Setter {
 
 namespace detail {
 
-template <typename T> struct is_optional : std::false_type {};
-template <typename T> struct is_optional<std::optional<T>> : std::true_type {};
+template <typename T>
+struct is_optional : std::false_type {};
+template <typename T>
+struct is_optional<std::optional<T>> : std::true_type {};
 
 template <typename F>
 bool fits(const Value& v) {
@@ -158,8 +162,10 @@ void store(F& field, Value&& v) {
     } else if constexpr (std::is_enum_v<F>) {
         field = static_cast<F>(std::get<EnumValue>(v).value);
     } else if constexpr (std::is_same_v<F, std::string>) {
-        if (auto* e = std::get_if<EnumValue>(&v)) field = std::move(e->text);
-        else field = std::move(std::get<std::string>(v));
+        if (auto* e = std::get_if<EnumValue>(&v))
+            field = std::move(e->text);
+        else
+            field = std::move(std::get<std::string>(v));
     } else if constexpr (std::is_same_v<F, bool>) {
         field = std::get<bool>(v);
     } else if constexpr (std::is_same_v<F, std::uint64_t>) {
@@ -187,8 +193,8 @@ constexpr std::int64_t kNoMax = std::numeric_limits<std::int64_t>::max();
 struct Attr {
     std::string_view name;
     Type type = Type::string;
-    std::string default_text;   // as it would be written in the file; empty: no default
-    std::string default_doc;    // how the docs show the default, when not default_text
+    std::string default_text;  // as it would be written in the file; empty: no default
+    std::string default_doc;   // how the docs show the default, when not default_text
     std::string_view doc;
     bool required = false;
     bool nonempty = false;      // "" is not allowed (else "" means "none")
@@ -196,21 +202,46 @@ struct Attr {
     std::int64_t max = kNoMax;
     double min_number = -1e9;
     double max_number = 1e9;
-    const Choices* choices = nullptr;  // Type::choice
-    unsigned list_types = 0;           // Type::list_refs etc.: bit (1 << ListType)
+    const Choices* choices = nullptr;        // Type::choice
+    unsigned list_types = 0;                 // Type::list_refs etc.: bit (1 << ListType)
     const tmpl::MacroSet* macros = nullptr;  // template_text, url_template
     Setter set;
 
-    Attr& range(std::int64_t lo, std::int64_t hi) { min = lo; max = hi; return *this; }
-    Attr& range_number(double lo, double hi) { min_number = lo; max_number = hi; return *this; }
-    Attr& require() { required = true; return *this; }
-    Attr& not_empty() { nonempty = true; return *this; }
-    Attr& docs_default(std::string text) { default_doc = std::move(text); return *this; }
-    Attr& lists(unsigned mask) { list_types = mask; return *this; }
-    Attr& with_macros(const tmpl::MacroSet& m) { macros = &m; return *this; }
+    Attr& range(std::int64_t lo, std::int64_t hi) {
+        min = lo;
+        max = hi;
+        return *this;
+    }
+    Attr& range_number(double lo, double hi) {
+        min_number = lo;
+        max_number = hi;
+        return *this;
+    }
+    Attr& require() {
+        required = true;
+        return *this;
+    }
+    Attr& not_empty() {
+        nonempty = true;
+        return *this;
+    }
+    Attr& docs_default(std::string text) {
+        default_doc = std::move(text);
+        return *this;
+    }
+    Attr& lists(unsigned mask) {
+        list_types = mask;
+        return *this;
+    }
+    Attr& with_macros(const tmpl::MacroSet& m) {
+        macros = &m;
+        return *this;
+    }
 
     // What the docs show: the default as written, or its description.
-    const std::string& shown_default() const { return default_doc.empty() ? default_text : default_doc; }
+    const std::string& shown_default() const {
+        return default_doc.empty() ? default_text : default_doc;
+    }
 };
 
 constexpr unsigned list_bit(ListType t) { return 1u << static_cast<unsigned>(t); }
@@ -225,10 +256,10 @@ struct NodeInfo;
 
 struct Element {
     std::string_view name;
-    std::string_view parent;    // "" for the root <mppd>
+    std::string_view parent;  // "" for the root <mppd>
     Mult mult = Mult::optional;
-    bool built = false;         // its feature works in this version
-    std::string_view feature;   // for the "not implemented" warning: "greylisting"
+    bool built = false;        // its feature works in this version
+    std::string_view feature;  // for the "not implemented" warning: "greylisting"
     std::string_view doc;
     Text text = Text::none;
     const tmpl::MacroSet* text_macros = nullptr;
@@ -274,7 +305,7 @@ public:
         e_.type = &typeid(S);
         e_.parent_type = &typeid(P);
         e_.set_line = []([[maybe_unused]] Obj o, [[maybe_unused]] int line) {
-            if constexpr (requires(S& s) { s.line = 1; }) o.as<S>().line = line;
+            if constexpr (requires(S & s) { s.line = 1; }) o.as<S>().line = line;
         };
     }
     // Where the struct lives: a plain member (singletons of <mppd>), std::optional<S> or
@@ -318,14 +349,17 @@ public:
         return *this;
     }
     Builder& finish(std::function<void(S&, const NodeInfo&, Checker&)> f) {
-        e_.finish = [f = std::move(f)](Obj o, const NodeInfo& n, Checker& c) { f(o.as<S>(), n, c); };
+        e_.finish = [f = std::move(f)](Obj o, const NodeInfo& n, Checker& c) {
+            f(o.as<S>(), n, c);
+        };
         return *this;
     }
     template <typename M>
     Attr& attr(std::string_view n, Type t, M m, std::string def, std::string_view d) {
         return e_.attr<S>(n, t, m, std::move(def), d);
     }
-    Attr& choice(std::string_view n, const Choices& c, auto m, std::string def, std::string_view d) {
+    Attr& choice(std::string_view n, const Choices& c, auto m, std::string def,
+                 std::string_view d) {
         Attr& a = attr(n, Type::choice, m, std::move(def), d);
         a.choices = &c;
         return a;
@@ -367,11 +401,11 @@ void add_group_elements(std::vector<Element>&);
 void add_check_elements(std::vector<Element>&);
 
 // Macro sets of the templates.
-extern const tmpl::MacroSet kReplyMacros;      // <reject>, <defer>
+extern const tmpl::MacroSet kReplyMacros;  // <reject>, <defer>
 extern const tmpl::MacroSet kDisclaimerMacros;
-extern const tmpl::MacroSet kNoticeMacros;     // <strip> text
-extern const tmpl::MacroSet kUrlMacros;        // <strip upload link>
-extern const tmpl::MacroSet kMaildirMacros;    // <store maildir>
-extern const tmpl::MacroSet kArgMacros;        // <arg>
+extern const tmpl::MacroSet kNoticeMacros;   // <strip> text
+extern const tmpl::MacroSet kUrlMacros;      // <strip upload link>
+extern const tmpl::MacroSet kMaildirMacros;  // <store maildir>
+extern const tmpl::MacroSet kArgMacros;      // <arg>
 
 }  // namespace mpp::config::schema

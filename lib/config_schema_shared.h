@@ -25,12 +25,14 @@ void add_reply_attrs_and_checks(Element& e, bool reject);
 
 template <typename P>
 Element reply_element(bool reject, std::string_view parent, std::vector<ReplyCfg> P::*member) {
-    Builder<ReplyCfg, P> b(reject ? "reject" : "defer", parent, Mult::many,
+    Builder<ReplyCfg, P> b(
+        reject ? "reject" : "defer", parent, Mult::many,
         reject ? "The permanent (5xx) SMTP reply for a condition; the text is a template."
                : "The temporary (4xx) SMTP reply for a condition; the text is a template.");
     b.in(member).built(false, "reply customisation");
     b.text(Text::template_text, &ReplyCfg::text,
-           "Reply text; %MACRO%s: GROUP REASON QUEUEID CLIENT_IP CLIENT_NAME HELO SENDER RECIPIENT CHECK SCORE VIRUS RBL DELAY. "
+           "Reply text; %MACRO%s: GROUP REASON QUEUEID CLIENT_IP CLIENT_NAME HELO SENDER RECIPIENT "
+           "CHECK SCORE VIRUS RBL DELAY. "
            "Several lines give a multi-line reply.",
            &kReplyMacros);
     Element e = b.done();

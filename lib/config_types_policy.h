@@ -20,11 +20,11 @@ struct ListCfg {
     int line = 0;
     std::string name;
     ListType type = ListType::address;
-    std::vector<std::string> entries;         // as written
-    CidrSet nets;                             // type cidr
-    std::vector<AddressPattern> addresses;    // type address
-    std::vector<std::string> domains;         // type domain: lower case, "*.example.com" allowed
-    std::vector<RegexPtr> regexes;            // type regex
+    std::vector<std::string> entries;       // as written
+    CidrSet nets;                           // type cidr
+    std::vector<AddressPattern> addresses;  // type address
+    std::vector<std::string> domains;       // type domain: lower case, "*.example.com" allowed
+    std::vector<RegexPtr> regexes;          // type regex
 };
 
 // <rbl name zone> (a definition; groups use it with <rbl use>)
@@ -33,9 +33,9 @@ struct RblCfg {
     std::string name;
     std::string zone;
     double score = 1;
-    NetMatch answers;          // A records that count as "listed" (127.255.255.0/24 never does)
+    NetMatch answers;  // A records that count as "listed" (127.255.255.0/24 never does)
     RblLookup lookup = RblLookup::client;
-    Duration timeout{0};       // 0: the <dns> timeout
+    Duration timeout{0};  // 0: the <dns> timeout
 };
 
 // What every content engine shares.
@@ -43,18 +43,18 @@ struct EngineCfg {
     int line = 0;
     std::string name;
     Duration timeout{30};
-    std::uint64_t max_size = 0;    // larger messages are not sent to the engine
-    int connections = 4;           // at most this many calls at once (a bounded pool)
+    std::uint64_t max_size = 0;  // larger messages are not sent to the engine
+    int connections = 4;         // at most this many calls at once (a bounded pool)
     EngineError on_error = EngineError::defer;
-    int breaker_failures = 5;      // consecutive failures that open the breaker; 0: never
-    Duration breaker_retry{30};    // how long an open breaker waits before probing
+    int breaker_failures = 5;    // consecutive failures that open the breaker; 0: never
+    Duration breaker_retry{30};  // how long an open breaker waits before probing
 };
 
 // <spamd>
 struct SpamdCfg : EngineCfg {
     std::string address;
     std::string user;
-    double weight = 1;             // multiplies the spamd score before it joins <score>
+    double weight = 1;  // multiplies the spamd score before it joins <score>
 };
 
 // <clamd>
@@ -68,9 +68,9 @@ struct CommandCfg : EngineCfg {
     std::string path;
     std::vector<std::string> args;  // templates: %FILE% is the message file
     CommandInput input = CommandInput::file;
-    std::vector<int> clean_exit;    // exit codes meaning "clean"
-    std::vector<int> virus_exit;    // exit codes meaning "infected"; any other code: error
-    RegexPtr virus_name;            // first capture group, over the output, names the virus
+    std::vector<int> clean_exit;  // exit codes meaning "clean"
+    std::vector<int> virus_exit;  // exit codes meaning "infected"; any other code: error
+    RegexPtr virus_name;          // first capture group, over the output, names the virus
 };
 
 // <match>, and <allow>/<deny> (global or per group): every attribute given must match (AND);
@@ -90,9 +90,9 @@ struct MatchCfg {
 struct ReplyCfg {
     int line = 0;
     Condition on = Condition::any;
-    int code = 0;        // 5xx for reject, 4xx for defer
-    std::string dsn;     // 5.x.x / 4.x.x
-    std::string text;    // template (%GROUP% %REASON% ...); lines joined by '\n'
+    int code = 0;      // 5xx for reject, 4xx for defer
+    std::string dsn;   // 5.x.x / 4.x.x
+    std::string text;  // template (%GROUP% %REASON% ...); lines joined by '\n'
 };
 
 struct GreylistCfg {
@@ -101,7 +101,7 @@ struct GreylistCfg {
     Duration delay{300};
     Duration retry_window{2 * 86400};
     Duration expire{35 * 86400};
-    int auto_whitelist = 5;   // passes after which a client skips greylisting; 0: never
+    int auto_whitelist = 5;  // passes after which a client skips greylisting; 0: never
     int ipv4_prefix = 24;
     int ipv6_prefix = 64;
     std::vector<Ref> exempt;
@@ -111,8 +111,8 @@ struct GreylistCfg {
 struct ThresholdCfg {
     int line = 0;
     std::string name;
-    long messages = 0;        // 0: not counted
-    long spams = 0;           // 0: not counted
+    long messages = 0;  // 0: not counted
+    long spams = 0;     // 0: not counted
     Duration period{60};
     Duration block_for{3600};
     ThresholdAction action = ThresholdAction::block;
@@ -124,7 +124,7 @@ struct ThresholdCfg {
 
 struct SpamtrapCfg {
     int line = 0;
-    RegexPtr pattern;         // over the recipient address
+    RegexPtr pattern;  // over the recipient address
     TrapScope scope = TrapScope::group;
     Duration block_for{86400};
     std::vector<Ref> exempt;
@@ -140,10 +140,10 @@ struct RblUseCfg {
 
 struct HeaderFilterCfg {
     int line = 0;
-    std::string header;       // empty: the pattern sees the whole "Name: value" field
+    std::string header;  // empty: the pattern sees the whole "Name: value" field
     RegexPtr pattern;
     HeaderAction action = HeaderAction::reject;
-    double score = 0;         // action="score"
+    double score = 0;  // action="score"
     std::string reason;
 };
 
@@ -172,17 +172,17 @@ struct StripCfg {
     std::vector<std::string> content_type;  // globs over "type/subtype"
     std::uint64_t min_size = 0;
     Direction direction = Direction::any;
-    std::string upload;       // URL template; empty: the part is removed without upload
-    std::string link;         // URL template shown to the recipient; empty: `upload`
+    std::string upload;  // URL template; empty: the part is removed without upload
+    std::string link;    // URL template shown to the recipient; empty: `upload`
     Duration upload_timeout{60};
     UploadError on_error = UploadError::defer;
-    std::string text;         // replacement notice template
+    std::string text;  // replacement notice template
 };
 
 struct DisclaimerCfg {
     int line = 0;
     Direction direction = Direction::outbound;
-    std::string charset;      // "*": any
+    std::string charset;  // "*": any
     std::string text;
 };
 
@@ -215,7 +215,7 @@ struct GroupCfg {
     int line = 0;
     std::string name;
     std::optional<Ref> inherit;
-    bool implied = false;      // the built-in empty "default"
+    bool implied = false;  // the built-in empty "default"
     std::vector<MatchCfg> matches;
     std::vector<MatchCfg> allow;
     std::vector<MatchCfg> deny;

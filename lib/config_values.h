@@ -58,15 +58,15 @@ enum class ThresholdAction { block, defer, warn, quarantine };
 enum class ThresholdKey { client, sasl, sender, subject };
 enum class TrapScope { group, global };
 enum class HeaderAction { reject, defer, discard, quarantine, tag, score, accept };
-enum class EngineError { accept, tag, defer };            // an engine failed or timed out
-enum class ScanError { engine, accept, tag, defer };      // per <scan>: "engine" = ask the engine
+enum class EngineError { accept, tag, defer };        // an engine failed or timed out
+enum class ScanError { engine, accept, tag, defer };  // per <scan>: "engine" = ask the engine
 enum class VirusAction { reject, quarantine, discard };
-enum class LimitAction { reject, quarantine, accept };    // clamd "limits exceeded"
-enum class BombAction { reject, quarantine };             // our own content limits exceeded
+enum class LimitAction { reject, quarantine, accept };  // clamd "limits exceeded"
+enum class BombAction { reject, quarantine };           // our own content limits exceeded
 enum class UploadError { defer, deliver };
 enum class StoreTarget { automatic, database, maildir };  // automatic: database if configured
 enum class Tracking { none, basic, full };
-enum class GreylistError { accept, defer };               // greylist store unavailable
+enum class GreylistError { accept, defer };  // greylist store unavailable
 enum class RblLookup { client, helo, sender_domain };
 enum class CommandInput { file, stdin_ };
 

@@ -53,7 +53,8 @@ Regex::Compiled Regex::compile(std::string_view pattern, bool caseless) {
     }
     uint32_t captures = 0;
     pcre2_pattern_info(code.get(), PCRE2_INFO_CAPTURECOUNT, &captures);
-    out.regex = std::make_shared<const Regex>(Key{}, std::string(pattern), std::move(code), captures);
+    out.regex =
+        std::make_shared<const Regex>(Key{}, std::string(pattern), std::move(code), captures);
     return out;
 }
 
@@ -68,8 +69,7 @@ MatchResult Regex::match(std::string_view subject, const MatchLimits& limits,
     int rc = pcre2_match(code_.get(), reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(),
                          0, 0, data.get(), ctx.get());
     if (rc == PCRE2_ERROR_NOMATCH) return MatchResult::no_match;
-    if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
-        rc == PCRE2_ERROR_HEAPLIMIT)
+    if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT || rc == PCRE2_ERROR_HEAPLIMIT)
         return MatchResult::limit;
     if (rc < 0) return MatchResult::error;
     if (group1 && captures_ >= 1 && rc >= 2) {

@@ -29,9 +29,9 @@ struct RegexCodeDeleter {
 using RegexCodePtr = std::unique_ptr<pcre2_real_code_8, RegexCodeDeleter>;
 
 struct MatchLimits {
-    std::uint32_t match_limit = 100000;     // pcre2_set_match_limit
-    std::uint32_t depth_limit = 10000;      // pcre2_set_depth_limit
-    std::uint32_t heap_limit_kib = 20480;   // pcre2_set_heap_limit (KiB)
+    std::uint32_t match_limit = 100000;    // pcre2_set_match_limit
+    std::uint32_t depth_limit = 10000;     // pcre2_set_depth_limit
+    std::uint32_t heap_limit_kib = 20480;  // pcre2_set_heap_limit (KiB)
 };
 
 enum class MatchResult { no_match, match, limit, error };
@@ -63,7 +63,6 @@ public:
         : pattern_(std::move(pattern)), code_(std::move(code)), captures_(captures) {}
 
 private:
-
     std::string pattern_;
     RegexCodePtr code_;
     std::uint32_t captures_ = 0;
@@ -72,8 +71,8 @@ private:
 using RegexPtr = std::shared_ptr<const Regex>;
 
 struct Regex::Compiled {
-    RegexPtr regex;      // null on error
-    std::string error;   // "<PCRE2 message> at offset N"
+    RegexPtr regex;     // null on error
+    std::string error;  // "<PCRE2 message> at offset N"
     std::size_t offset = 0;
     bool ok() const { return regex != nullptr; }
 };

@@ -15,8 +15,14 @@ bool name_char(char c) { return upper(c) || (c >= '0' && c <= '9') || c == '_'; 
 // At text[i] == '%': kind of token and its length.
 enum class Tok { literal_percent, escape, macro, broken };
 Tok scan(std::string_view text, std::size_t i, std::size_t& len, std::string_view& name) {
-    if (i + 1 < text.size() && text[i + 1] == '%') { len = 2; return Tok::escape; }
-    if (i + 1 >= text.size() || !upper(text[i + 1])) { len = 1; return Tok::literal_percent; }
+    if (i + 1 < text.size() && text[i + 1] == '%') {
+        len = 2;
+        return Tok::escape;
+    }
+    if (i + 1 >= text.size() || !upper(text[i + 1])) {
+        len = 1;
+        return Tok::literal_percent;
+    }
     std::size_t j = i + 1;
     while (j < text.size() && name_char(text[j]) && j - i - 1 < kMaxName + 1) ++j;
     if (j < text.size() && text[j] == '%' && j - i - 1 <= kMaxName) {
@@ -33,12 +39,16 @@ Tok scan(std::string_view text, std::size_t i, std::size_t& len, std::string_vie
 
 std::string check(std::string_view text, const MacroSet& known) {
     for (std::size_t i = 0; i < text.size();) {
-        if (text[i] != '%') { ++i; continue; }
+        if (text[i] != '%') {
+            ++i;
+            continue;
+        }
         std::size_t len = 1;
         std::string_view name;
         switch (scan(text, i, len, name)) {
         case Tok::broken:
-            return "unterminated macro \"" + std::string(name) + "\" (a macro is written %NAME%; "
+            return "unterminated macro \"" + std::string(name) +
+                   "\" (a macro is written %NAME%; "
                    "write %% for a literal %)";
         case Tok::macro:
             if (std::find(known.begin(), known.end(), name) == known.end()) {
@@ -49,8 +59,7 @@ std::string check(std::string_view text, const MacroSet& known) {
                 return msg + ")";
             }
             break;
-        default:
-            break;
+        default: break;
         }
         i += len;
     }
@@ -60,7 +69,10 @@ std::string check(std::string_view text, const MacroSet& known) {
 std::vector<std::string> macros(std::string_view text) {
     std::vector<std::string> out;
     for (std::size_t i = 0; i < text.size();) {
-        if (text[i] != '%') { ++i; continue; }
+        if (text[i] != '%') {
+            ++i;
+            continue;
+        }
         std::size_t len = 1;
         std::string_view name;
         if (scan(text, i, len, name) == Tok::macro &&
@@ -76,14 +88,19 @@ std::string expand(std::string_view text,
     std::string out;
     out.reserve(text.size());
     for (std::size_t i = 0; i < text.size();) {
-        if (text[i] != '%') { out += text[i++]; continue; }
+        if (text[i] != '%') {
+            out += text[i++];
+            continue;
+        }
         std::size_t len = 1;
         std::string_view name;
         switch (scan(text, i, len, name)) {
         case Tok::escape: out += '%'; break;
         case Tok::macro:
-            if (auto v = lookup(name)) out += *v;
-            else out.append(text.substr(i, len));
+            if (auto v = lookup(name))
+                out += *v;
+            else
+                out.append(text.substr(i, len));
             break;
         default: out.append(text.substr(i, len)); break;
         }

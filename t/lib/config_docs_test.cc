@@ -42,8 +42,11 @@ std::vector<std::string> man_lines() {
     std::string text = read(top_srcdir() + "/docs/mppd.conf.xml.5");
     std::string plain;
     for (std::size_t i = 0; i < text.size(); ++i) {  // roff "\-" is a plain '-'
-        if (text[i] == '\\' && i + 1 < text.size() && text[i + 1] == '-') { plain += '-'; ++i; }
-        else plain += text[i];
+        if (text[i] == '\\' && i + 1 < text.size() && text[i + 1] == '-') {
+            plain += '-';
+            ++i;
+        } else
+            plain += text[i];
     }
     std::vector<std::string> lines;
     std::istringstream is(plain);
@@ -64,7 +67,10 @@ TEST(ConfigDocs, ManPageHasEveryElementAndAttribute) {
             return l.rfind(".SS ", 0) == 0 || l.rfind(".SH ", 0) == 0;
         });
         if (!e.built) {
-            EXPECT_NE(std::find(start, end, "Not implemented in this version: read and checked, with a warning."), end)
+            EXPECT_NE(
+                std::find(start, end,
+                          "Not implemented in this version: read and checked, with a warning."),
+                end)
                 << heading << ": should say it is not implemented yet";
         }
         for (const auto& a : e.attrs) {
@@ -95,20 +101,24 @@ TEST(ConfigDocs, SampleMentionsEveryElementAndAttribute) {
     std::map<std::string, std::set<std::string>> seen;
     std::regex tag(R"(<([a-z][a-z-]*)([\s/>]))");
     std::regex attr(R"(([a-z][a-z0-9-]*)=")");
-    for (auto it = std::sregex_iterator(sample.begin(), sample.end(), tag); it != std::sregex_iterator(); ++it) {
+    for (auto it = std::sregex_iterator(sample.begin(), sample.end(), tag);
+         it != std::sregex_iterator(); ++it) {
         std::string name = (*it)[1];
         auto& attrs = seen[name];
         std::size_t from = static_cast<std::size_t>(it->position(2));
         std::size_t to = sample.find('>', from);
-        std::string body = sample.substr(from, to == std::string::npos ? std::string::npos : to - from);
-        for (auto a = std::sregex_iterator(body.begin(), body.end(), attr); a != std::sregex_iterator(); ++a)
+        std::string body =
+            sample.substr(from, to == std::string::npos ? std::string::npos : to - from);
+        for (auto a = std::sregex_iterator(body.begin(), body.end(), attr);
+             a != std::sregex_iterator(); ++a)
             attrs.insert((*a)[1]);
     }
     for (const auto& e : elements()) {
         std::string name(e.name);
         ASSERT_TRUE(seen.count(name)) << "sample: no <" << name << ">";
         for (const auto& a : e.attrs)
-            EXPECT_TRUE(seen[name].count(std::string(a.name))) << "sample: " << e.heading() << " attribute " << a.name;
+            EXPECT_TRUE(seen[name].count(std::string(a.name)))
+                << "sample: " << e.heading() << " attribute " << a.name;
     }
 }
 
@@ -118,7 +128,8 @@ TEST(ConfigDocs, SampleLoadsAsTheLoopbackStarter) {
     for (const auto& d : r.diagnostics) all += d.str() + "\n";
     ASSERT_TRUE(r.ok()) << all;
     for (const auto& d : r.diagnostics)
-        EXPECT_NE(d.message.find("is not implemented in this version"), std::string::npos) << d.str();
+        EXPECT_NE(d.message.find("is not implemented in this version"), std::string::npos)
+            << d.str();
     const Config& c = *r.config;
     EXPECT_EQ(c.milter.socket, "inet:10025@127.0.0.1");
     EXPECT_EQ(c.policy_server.listen, "127.0.0.1:10031");

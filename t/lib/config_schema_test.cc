@@ -41,21 +41,23 @@ TEST(ConfigSchema, ElementsAreFoundByParent) {
 }
 
 TEST(ConfigSchema, Summaries) {
-    EXPECT_EQ(summary(*find("group", "greylist")->find_attr("delay")), "duration 0s..1d, default 5m");
-    EXPECT_EQ(summary(*find("group", "greylist")->find_attr("ipv4-prefix")), "integer 0..32, default 24");
+    EXPECT_EQ(summary(*find("group", "greylist")->find_attr("delay")),
+              "duration 0s..1d, default 5m");
+    EXPECT_EQ(summary(*find("group", "greylist")->find_attr("ipv4-prefix")),
+              "integer 0..32, default 24");
     EXPECT_EQ(summary(*find("group", "threshold")->find_attr("action")),
               "one of block, defer, warn, quarantine; default block");
     EXPECT_EQ(summary(*find("mppd", "list")->find_attr("name")), "name, required");
     EXPECT_EQ(summary(*find("group", "greylist")->find_attr("exempt")), "list names, optional");
-    EXPECT_EQ(summary(*find("mppd", "daemon")->find_attr("pidfile")), "path, default RUNSTATEDIR/mppd/mppd.pid");
-    EXPECT_EQ(summary(*find("mppd", "milter")->find_attr("socket")), "milter socket, default inet:10025@127.0.0.1");
+    EXPECT_EQ(summary(*find("mppd", "daemon")->find_attr("pidfile")),
+              "path, default RUNSTATEDIR/mppd/mppd.pid");
+    EXPECT_EQ(summary(*find("mppd", "milter")->find_attr("socket")),
+              "milter socket, default inet:10025@127.0.0.1");
 }
 
 TEST(ConfigSchema, EveryUnbuiltElementNamesItsFeature) {
     for (const auto& e : elements()) {
-        if (!e.built) {
-            EXPECT_FALSE(e.feature.empty()) << e.heading();
-        }
+        if (!e.built) { EXPECT_FALSE(e.feature.empty()) << e.heading(); }
     }
 }
 
@@ -64,8 +66,9 @@ TEST(Template, Check) {
     EXPECT_EQ(tmpl::check("Rejected by %GROUP%: %REASON%", known), "");
     EXPECT_EQ(tmpl::check("100%% sure, 50% off, %20 and %a%", known), "");
     EXPECT_EQ(tmpl::check("x %FOO% y", known), "unknown macro %FOO% (known: %GROUP% %REASON%)");
-    EXPECT_EQ(tmpl::check("x %GROUP y", known),
-              "unterminated macro \"%GROUP\" (a macro is written %NAME%; write %% for a literal %)");
+    EXPECT_EQ(
+        tmpl::check("x %GROUP y", known),
+        "unterminated macro \"%GROUP\" (a macro is written %NAME%; write %% for a literal %)");
     EXPECT_EQ(tmpl::check("%X%", {}), "unknown macro %X% (this text takes no macros)");
     EXPECT_NE(tmpl::check("%" + std::string(40, 'A') + "%", known), "");
 }
@@ -92,7 +95,8 @@ TEST(Regex, CaseInsensitiveByDefault) {
     auto r = Regex::compile("^undeliverable");
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(r.regex->match("UNDELIVERABLE Mail"), MatchResult::match);
-    EXPECT_EQ(Regex::compile("(?-i)^undeliverable").regex->match("UNDELIVERABLE"), MatchResult::no_match);
+    EXPECT_EQ(Regex::compile("(?-i)^undeliverable").regex->match("UNDELIVERABLE"),
+              MatchResult::no_match);
     EXPECT_EQ(Regex::compile("^u", false).regex->match("U"), MatchResult::no_match);
 }
 

@@ -454,11 +454,13 @@ TEST(Config, WarnsOncePerTopmostUnbuiltElement) {
     <threshold messages="3"/>
   </group>
   <dns/>
-</mppd>)", "t.xml");
+</mppd>)",
+                               "t.xml");
     ASSERT_TRUE(r.ok()) << dump(r);
     ASSERT_EQ(warnings(r), 2u) << dump(r);
     EXPECT_EQ(r.diagnostics[0].str(),
-              "t.xml:3: warning: element <group> (line 3) is parsed and checked, but policy-group matching is not "
+              "t.xml:3: warning: element <group> (line 3) is parsed and checked, but policy-group "
+              "matching is not "
               "implemented in this version: it has no effect");
     EXPECT_EQ(r.diagnostics[1].line, 7);
 }
@@ -523,7 +525,9 @@ TEST(ConfigFile, DiagnosticsNameTheFile) {
     LoadResult r = load_file(f.path);
     ASSERT_FALSE(r.ok());
     ASSERT_EQ(r.error_count(), 1u);
-    EXPECT_EQ(r.diagnostics[0].str().rfind(f.path + ":2: attribute \"timeout\" of <milter>: bad duration", 0), 0u)
+    EXPECT_EQ(r.diagnostics[0].str().rfind(
+                  f.path + ":2: attribute \"timeout\" of <milter>: bad duration", 0),
+              0u)
         << r.diagnostics[0].str();
 }
 
@@ -532,15 +536,17 @@ TEST(ConfigFile, WorldWritableIsRefused) {
     LoadResult r = load_file(f.path);
     ASSERT_FALSE(r.ok());
     ASSERT_EQ(r.diagnostics.size(), 1u);
-    EXPECT_EQ(r.diagnostics[0].str(),
-              f.path + ": refused: the file is world-writable (mode 0666), so anyone could change mppd's policy; "
-                       "remove write permission for others (chmod o-w)");
+    EXPECT_EQ(r.diagnostics[0].str(), f.path +
+                                          ": refused: the file is world-writable (mode 0666), so "
+                                          "anyone could change mppd's policy; "
+                                          "remove write permission for others (chmod o-w)");
 }
 
 TEST(ConfigFile, MissingFileAndDirectory) {
     LoadResult r = load_file("/nonexistent/mppd.conf.xml");
     ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.diagnostics.at(0).str(), "/nonexistent/mppd.conf.xml: cannot open: No such file or directory");
+    EXPECT_EQ(r.diagnostics.at(0).str(),
+              "/nonexistent/mppd.conf.xml: cannot open: No such file or directory");
     r = load_file("/");
     EXPECT_EQ(r.diagnostics.at(0).str(), "/: is a directory, not a config file");
 }
@@ -567,7 +573,8 @@ TEST(ConfigFile, StandardInput) {
     ::close(saved);
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.diagnostics.at(0).str(),
-              "<stdin>:2: attribute \"level\" of <log>: \"bogus\" is not one of: debug, info, notice, warning, error");
+              "<stdin>:2: attribute \"level\" of <log>: \"bogus\" is not one of: debug, info, "
+              "notice, warning, error");
 }
 
 TEST(ConfigFile, StringLoaderIsTheStdinHelper) {
