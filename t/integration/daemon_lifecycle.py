@@ -278,6 +278,29 @@ def main(t):
         t.ok(mpptest.wait_for_gone(d.pidfile, 2), "mppd removed its pidfile after SIGTERM")
         t.ok(d.log.search(r"stopping"), "log has 'stopping' after SIGTERM", lambda: d.log.text())
 
+    # ---- detached (no -f): what a forking service manager relies on --------------------------
+    d.log.mark()
+    rc, out, err = t.run_cmd([d.mppd, "-c", d.conf], timeout=30)
+    t.eq(rc, 0, "without -f mppd returns 0 once the daemon is ready")
+    pid = mpptest.read_file(d.pidfile).strip()
+    if t.ok(pid.isdigit() and mpptest.pid_alive(int(pid)), "... the pidfile names the running daemon",
+            "pidfile: %r\n%s" % (pid, err)):
+        t.track_pid("mppd-detached", int(pid))
+        rc, s6, out = d.status()
+        t.eq(s6.get("pid"), pid, "... and its control socket answers right away")
+        with socket.socket() as busy:
+            busy.bind((mpptest.LOOPBACK, 0))
+            busy.listen(1)
+            other = t.write("other.conf.xml", d.config(milter_port=busy.getsockname()[1]).replace(
+                d.sock, d.sock + "2").replace(d.pidfile, d.pidfile + "2"))
+            rc, out, err = t.run_cmd([d.mppd, "-c", other], timeout=30)
+            t.eq(rc, 2, "without -f a start that fails (port taken) returns 2")
+            t.ok(err.strip() != "", "... with the reason on stderr", "stderr was empty")
+        os.kill(int(pid), signal.SIGTERM)
+        t.ok(mpptest.wait_for(lambda: not mpptest.pid_alive(int(pid)), SHUTDOWN_TIMEOUT + 5),
+             "the detached daemon stops on SIGTERM")
+        t.ok(mpptest.wait_for_gone(d.pidfile, 2), "... and removes its pidfile")
+
 
 if __name__ == "__main__":
     mpptest.Test("daemon_lifecycle").run(main)
