@@ -5,6 +5,7 @@ A test script does:
     import mpptest
     t = mpptest.Test("daemon_lifecycle")      # temp dir, cleanup on exit/failure/signal
     t.require_tool("postfix")                 # skip (or fail when MPP_REQUIRE_INTEGRATION=1)
+    t.skip_missing("a check", "not root")     # one check, same rule
     t.ok(cond, "what is checked", diag="shown as # lines when it fails")
     ...
     t.done()                                  # prints the plan, cleans up, exits 0
@@ -307,6 +308,15 @@ class Test:
     def skip(self, name, reason):
         self.n += 1
         self._emit("ok %d - %s # SKIP %s" % (self.n, name.replace("#", "\\#"), reason))
+
+    def skip_missing(self, name, reason):
+        """Skips one check for want of a tool or of root; with MPP_REQUIRE_INTEGRATION=1 that
+        is a failure instead."""
+        if REQUIRE:
+            self.ok(False, "%s (%s)" % (name, reason),
+                    "MPP_REQUIRE_INTEGRATION=1: a missing requirement is a failure, not a skip")
+        else:
+            self.skip(name, reason)
 
     def skip_all(self, reason):
         """Nothing of this test can run. With MPP_REQUIRE_INTEGRATION=1 that is a failure."""
