@@ -12,6 +12,8 @@
 
 #include <cstdio>
 
+#include "lib/quote.h"
+
 namespace mpp {
 namespace {
 
@@ -28,22 +30,6 @@ bool bad_address_char(unsigned char c) {
 bool domain_char(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
            c == '_';
-}
-
-std::string quoted(std::string_view text) {
-    std::string out = "\"";
-    for (std::size_t i = 0; i < text.size() && i < 80; ++i) {
-        unsigned char c = static_cast<unsigned char>(text[i]);
-        if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02X", c);
-            out += buf;
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    if (text.size() > 80) out += "...";
-    return out + "\"";
 }
 
 // A domain glob: labels of domain characters, '*' and '?', separated by single dots.

@@ -16,6 +16,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "lib/quote.h"
+
 namespace mpp {
 namespace {
 
@@ -35,22 +37,6 @@ bool strict_ipv4_text(std::string_view s) {
         if (s[i] != '.' || groups == 4) return false;
         ++i;
     }
-}
-
-std::string quoted(std::string_view text) {
-    std::string out = "\"";
-    for (std::size_t i = 0; i < text.size() && i < 80; ++i) {
-        unsigned char c = static_cast<unsigned char>(text[i]);
-        if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02X", c);
-            out += buf;
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    if (text.size() > 80) out += "...";
-    return out + "\"";
 }
 
 }  // namespace

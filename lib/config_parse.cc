@@ -12,6 +12,7 @@
 #include <set>
 
 #include "lib/config_loader.h"
+#include "lib/quote.h"
 #include "lib/socket_spec.h"
 #include "lib/units.h"
 
@@ -21,23 +22,6 @@ namespace {
 
 constexpr std::size_t kMaxValue = 64 * 1024;
 constexpr std::size_t kMaxItems = 10000;
-
-std::string quote(std::string_view text) {
-    constexpr std::size_t kShown = 64;
-    std::string out = "\"";
-    for (std::size_t i = 0; i < text.size() && i < kShown; ++i) {
-        unsigned char c = static_cast<unsigned char>(text[i]);
-        if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02X", c);
-            out += buf;
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    if (text.size() > kShown) out += "...";
-    return out + "\"";
-}
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
@@ -88,11 +72,11 @@ std::string allowed_lists(unsigned mask) {
 bool list_ref(std::string_view name, unsigned mask, Names& names, Ref& ref, std::string* error) {
     auto it = names.lists.find(name);
     if (it == names.lists.end()) {
-        *error = "undefined list " + quote(name) + " (no <list name=" + quote(name) + ">)";
+        *error = "undefined list " + quoted(name) + " (no <list name=" + quoted(name) + ">)";
         return false;
     }
     if (it->second.type_known && !(mask & list_bit(it->second.list_type))) {
-        *error = "list " + quote(name) + " is a " +
+        *error = "list " + quoted(name) + " is a " +
                  std::string(list_type_name(it->second.list_type)) + " list; this needs a " +
                  allowed_lists(mask) + " list";
         return false;
@@ -115,8 +99,8 @@ Value refs(Type type, const Attr& attr, std::string_view text, Names& names, std
             if (it == table.end()) {
                 *error =
                     type == Type::rbl_refs
-                        ? "undefined rbl " + quote(item) + " (no <rbl name=" + quote(item) + ">)"
-                        : "undefined engine " + quote(item) +
+                        ? "undefined rbl " + quoted(item) + " (no <rbl name=" + quoted(item) + ">)"
+                        : "undefined engine " + quoted(item) +
                               " (no <spamd>, <clamd> or <command> with that name)";
                 return {};
             }
@@ -147,7 +131,7 @@ Value address_match(bool domains_only, std::string_view text, Names& names, std:
             continue;
         }
         if (domains_only && item.find('@') != std::string_view::npos && item.front() != '@') {
-            *error = quote(item) + " is an address, not a domain pattern";
+            *error = quoted(item) + " is an address, not a domain pattern";
             return {};
         }
         auto p = AddressPattern::parse(item, error);
@@ -189,12 +173,12 @@ std::string check_url(std::string_view text, const Attr& attr) {
         if (text.substr(0, s.size()) == s && text.size() > s.size() && text[s.size()] != '/')
             ok = true;
     if (!ok)
-        return "bad URL " + quote(text) +
+        return "bad URL " + quoted(text) +
                ": expected http://, https://, ftp:// or ftps:// and a host";
     for (char c : text)
         if (c == ' ' || c == '"' || c == '<' || c == '>' || c == '\\' ||
             static_cast<unsigned char>(c) < 0x21)
-            return "bad URL " + quote(text) +
+            return "bad URL " + quoted(text) +
                    ": spaces, quotes and control characters are not allowed";
     return tmpl::check(text, attr.macros ? *attr.macros : tmpl::MacroSet{});
 }
@@ -202,7 +186,7 @@ std::string check_url(std::string_view text, const Attr& attr) {
 // mariadb://USER@HOST[:PORT]/DB[?socket=/path] (also mysql://); no password in the URL.
 std::string check_database_url(std::string_view text) {
     auto bad = [&](std::string_view why) {
-        return "bad database URL " + quote(text) + ": " + std::string(why);
+        return "bad database URL " + quoted(text) + ": " + std::string(why);
     };
     std::string_view rest;
     if (text.substr(0, 10) == "mariadb://")
@@ -258,7 +242,7 @@ Value exit_codes(std::string_view text, std::string* error) {
                       ? num(item, lo) && num(item, hi)
                       : num(item.substr(0, dash), lo) && num(item.substr(dash + 1), hi);
         if (!ok || lo > hi) {
-            *error = "bad exit code " + quote(item) + ": expected 0..255 or a range such as 1-9";
+            *error = "bad exit code " + quoted(item) + ": expected 0..255 or a range such as 1-9";
             return {};
         }
         for (int c = lo; c <= hi; ++c) codes.insert(c);
@@ -331,7 +315,7 @@ Value parse_value(const Attr& attr, std::string_view text, Names& names, std::st
         return std::string(text);
     case Type::name:
         if (!is_name(text)) {
-            *error = "bad name " + quote(text) +
+            *error = "bad name " + quoted(text) +
                      ": a letter, then letters, digits, '-' or '_' (at most 64)";
             return {};
         }
@@ -339,7 +323,7 @@ Value parse_value(const Attr& attr, std::string_view text, Names& names, std::st
     case Type::boolean:
         if (text == "yes") return true;
         if (text == "no") return false;
-        *error = quote(text) + " is not yes or no";
+        *error = quoted(text) + " is not yes or no";
         return {};
     case Type::integer: {
         auto p = parse_integer(text);
@@ -364,7 +348,7 @@ Value parse_value(const Attr& attr, std::string_view text, Names& names, std::st
             if (frac == 0) digits = 0;
         }
         if (digits == 0 || digits > 9 || frac > 6 || i != text.size()) {
-            *error = "bad number " + quote(text) +
+            *error = "bad number " + quoted(text) +
                      ": expected digits with an optional fraction (4.5, -1)";
             return {};
         }
@@ -416,7 +400,7 @@ Value parse_value(const Attr& attr, std::string_view text, Names& names, std::st
             if (word == text) return EnumValue{value, std::string(word)};
             words += (words.empty() ? "" : ", ") + std::string(word);
         }
-        *error = quote(text) + " is not one of: " + words;
+        *error = quoted(text) + " is not one of: " + words;
         return {};
     }
     case Type::milter_socket:
@@ -433,7 +417,7 @@ Value parse_value(const Attr& attr, std::string_view text, Names& names, std::st
                 auto s = SocketSpec::parse_listen(item, error);
                 if (!s) return {};
                 if (s->kind == SocketSpec::Kind::unix_path) {
-                    *error = "bad resolver " + quote(item) + ": expected IP or IP:PORT";
+                    *error = "bad resolver " + quoted(item) + ": expected IP or IP:PORT";
                     return {};
                 }
             }
@@ -443,7 +427,7 @@ Value parse_value(const Attr& attr, std::string_view text, Names& names, std::st
     }
     case Type::path:
         if (text[0] != '/' || has_control(text) || text.size() > 4095) {
-            *error = "bad path " + quote(text) + ": expected an absolute file name";
+            *error = "bad path " + quoted(text) + ": expected an absolute file name";
             return {};
         }
         return std::string(text);
@@ -453,7 +437,7 @@ Value parse_value(const Attr& attr, std::string_view text, Names& names, std::st
     case Type::group_ref: {
         auto it = names.groups.find(text);
         if (it == names.groups.end()) {
-            *error = "undefined group " + quote(text) + " (no <group name=" + quote(text) + ">)";
+            *error = "undefined group " + quoted(text) + " (no <group name=" + quoted(text) + ">)";
             return {};
         }
         if (it->second.index == names.groups_done) {
@@ -461,7 +445,7 @@ Value parse_value(const Attr& attr, std::string_view text, Names& names, std::st
             return {};
         }
         if (it->second.index > names.groups_done) {
-            *error = "group " + quote(text) + " is defined later in the file (line " +
+            *error = "group " + quoted(text) + " is defined later in the file (line " +
                      std::to_string(it->second.line) +
                      "); a group inherits only from groups above it";
             return {};
@@ -471,7 +455,7 @@ Value parse_value(const Attr& attr, std::string_view text, Names& names, std::st
     case Type::regex: {
         auto c = Regex::compile(text);
         if (!c.ok()) {
-            *error = "bad regex " + quote(text) + ": " + c.error;
+            *error = "bad regex " + quoted(text) + ": " + c.error;
             return {};
         }
         return c.regex;
@@ -492,7 +476,7 @@ Value parse_value(const Attr& attr, std::string_view text, Names& names, std::st
             auto a = Address::parse(item);
             if (!a || a->null() || a->local.empty() || a->domain.empty() ||
                 !valid_domain(a->domain)) {
-                *error = "bad address " + quote(item) + ": expected user@domain";
+                *error = "bad address " + quoted(item) + ": expected user@domain";
                 return {};
             }
             out.push_back(a->str());
@@ -503,14 +487,14 @@ Value parse_value(const Attr& attr, std::string_view text, Names& names, std::st
     case Type::smtp_code:
         if (text.size() != 3 || (text[0] != '4' && text[0] != '5') || text[1] < '0' ||
             text[1] > '5' || text[2] < '0' || text[2] > '9') {
-            *error = "bad SMTP code " + quote(text) + ": expected 4xx or 5xx (such as 451, 550)";
+            *error = "bad SMTP code " + quoted(text) + ": expected 4xx or 5xx (such as 451, 550)";
             return {};
         }
         return static_cast<std::int64_t>((text[0] - '0') * 100 + (text[1] - '0') * 10 +
                                          (text[2] - '0'));
     case Type::dsn: {
         auto bad = [&] {
-            *error = "bad enhanced status code " + quote(text) +
+            *error = "bad enhanced status code " + quoted(text) +
                      ": expected CLASS.SUBJECT.DETAIL such as 5.7.1";
             return Value{};
         };
@@ -537,7 +521,7 @@ Value parse_value(const Attr& attr, std::string_view text, Names& names, std::st
         }
         if (!ok || v > 0777) {
             *error =
-                "bad file mode " + quote(text) + ": expected octal permission bits such as 0660";
+                "bad file mode " + quoted(text) + ": expected octal permission bits such as 0660";
             return {};
         }
         return static_cast<std::int64_t>(v);
@@ -576,8 +560,8 @@ Value parse_value(const Attr& attr, std::string_view text, Names& names, std::st
         for (auto item : split(text)) {
             if (item.size() > 255 || has_control(item) ||
                 (attr.type == Type::mime_globs && !mime_glob(item))) {
-                *error = attr.type == Type::globs ? "bad pattern " + quote(item)
-                                                  : "bad content type " + quote(item) +
+                *error = attr.type == Type::globs ? "bad pattern " + quoted(item)
+                                                  : "bad content type " + quoted(item) +
                                                         ": expected type/subtype (image/*)";
                 return {};
             }
@@ -589,7 +573,7 @@ Value parse_value(const Attr& attr, std::string_view text, Names& names, std::st
         for (unsigned char c : text)
             if (c < 33 || c > 126 || c == ':') {
                 *error =
-                    "bad header name " + quote(text) + ": printable characters, no ':' or spaces";
+                    "bad header name " + quoted(text) + ": printable characters, no ':' or spaces";
                 return {};
             }
         return std::string(text);
@@ -600,7 +584,7 @@ Value parse_value(const Attr& attr, std::string_view text, Names& names, std::st
                       std::string_view("._:+-").find(c) != std::string_view::npos) ||
                     text.size() > 40) {
                     *error =
-                        "bad charset " + quote(text) + ": a MIME charset name such as utf-8, or *";
+                        "bad charset " + quoted(text) + ": a MIME charset name such as utf-8, or *";
                     return {};
                 }
         }
@@ -608,7 +592,7 @@ Value parse_value(const Attr& attr, std::string_view text, Names& names, std::st
     case Type::exit_codes: return exit_codes(text, error);
     case Type::domain:
         if (!valid_domain(text)) {
-            *error = "bad domain " + quote(text);
+            *error = "bad domain " + quoted(text);
             return {};
         }
         return std::string(text);

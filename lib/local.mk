@@ -13,6 +13,7 @@ lib_libmpp_a_SOURCES = \
 	lib/event.h \
 	lib/metrics.h lib/metrics.cc \
 	lib/control.h lib/control.cc lib/fd.h \
+	lib/quote.h lib/quote.cc \
 	lib/log.h lib/log.cc \
 	lib/units.h lib/units.cc \
 	lib/cidr.h lib/cidr.cc \

@@ -20,27 +20,12 @@
 #include <cstdio>
 
 #include "lib/address.h"
+#include "lib/quote.h"
 
 namespace mpp {
 namespace {
 
 constexpr std::size_t kMaxPath = sizeof(sockaddr_un{}.sun_path) - 1;
-
-std::string quoted(std::string_view text) {
-    std::string out = "\"";
-    for (std::size_t i = 0; i < text.size() && i < 120; ++i) {
-        unsigned char c = static_cast<unsigned char>(text[i]);
-        if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02X", c);
-            out += buf;
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    if (text.size() > 120) out += "...";
-    return out + "\"";
-}
 
 // The reason a text is not a port number, or "" when it is one.
 std::string port_error(std::string_view s, unsigned& port) {

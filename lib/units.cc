@@ -13,34 +13,17 @@
 #include <limits>
 #include <system_error>
 
+#include "lib/quote.h"
+
 namespace mpp {
 namespace {
 
 constexpr std::uint64_t kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
 
-// The offending text, quoted for an error message.
-std::string quote(std::string_view text) {
-    constexpr std::size_t kShown = 64;
-    std::string out = "\"";
-    for (std::size_t i = 0; i < text.size() && i < kShown; ++i) {
-        unsigned char c = static_cast<unsigned char>(text[i]);
-        if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02X", c);
-            out += buf;
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    if (text.size() > kShown) out += "...";
-    out += '"';
-    return out;
-}
-
 template <typename T>
 Parsed<T> fail(std::string_view what, std::string_view text, std::string_view why) {
     Parsed<T> p;
-    p.error = std::string("bad ") + std::string(what) + " " + quote(text) + ": " + std::string(why);
+    p.error = std::string("bad ") + std::string(what) + " " + quoted(text) + ": " + std::string(why);
     return p;
 }
 
