@@ -78,9 +78,8 @@ public:
         children(xe, spec, obj, info, built);
         text(spec, obj, info);
         if (!spec.built && parent_built)
-            c_.warning(info.line, "element <" + std::string(spec.name) + "> (line " +
-                                      std::to_string(info.line) + ") is parsed and checked, but " +
-                                      std::string(spec.feature) +
+            c_.warning(info.line, "element <" + std::string(spec.name) +
+                                      "> is parsed and checked, but " + std::string(spec.feature) +
                                       " is not implemented in this version: it has no effect");
         if (spec.finish) spec.finish(obj, info, c_);
     }
