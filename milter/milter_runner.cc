@@ -2,19 +2,23 @@
 #include "milter/milter_runner.h"
 
 #include <libmilter/mfapi.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <cstdio>
 #include <filesystem>
+#include <functional>
 
+#include "lib/fd.h"
 #include "lib/log.h"
-#include "lib/socket_spec.h"
 #include "milter/callbacks.h"
 
 namespace mpp::milter {
@@ -93,7 +97,7 @@ std::unique_ptr<MilterRunner> MilterRunner::open(const config::MilterCfg& cfg,
         log::warning("milter: could not set TCP_NODELAY on the listening socket; replies of "
                      "more than one packet may be delayed by the MTA's delayed ACK");
     }
-    return std::make_unique<MilterRunner>(Private{});
+    return std::make_unique<MilterRunner>(Private{}, *spec);
 }
 
 MilterRunner::~MilterRunner() {
@@ -101,25 +105,69 @@ MilterRunner::~MilterRunner() {
         stop();
         join();
     }
+    if (stopper_.joinable()) stopper_.join();
 }
 
-void MilterRunner::start() {
-    // Block the signals libmilter's signal thread waits for in the thread we create (it and
-    // libmilter's threads inherit the mask); the calling (main) thread keeps them unblocked.
+namespace {
+
+// Runs `fn` on a new thread that has the signals libmilter's signal thread waits for blocked
+// (the thread and any it creates inherit the mask); the calling thread keeps its own mask.
+std::thread thread_without_signals(std::function<void()> fn) {
     sigset_t set, old;
     sigemptyset(&set);
     sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, &old);
-    thread_ = std::thread([this] {
+    std::thread t(std::move(fn));
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    return t;
+}
+
+}  // namespace
+
+void MilterRunner::start() {
+    thread_ = thread_without_signals([this] {
         result_ = smfi_main();
         finished_ = true;
     });
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
-void MilterRunner::stop() { smfi_stop(); }
+void MilterRunner::stop() {
+    if (stopper_.joinable()) return;
+    stopper_ = thread_without_signals([] { smfi_stop(); });
+    wake_listener();
+}
+
+void MilterRunner::wake_listener() const {
+    // smfi_stop has set libmilter's stop flag (before it waits for the listener); a connection
+    // makes the listener's poll return, see the flag, and close its socket.
+    int family = spec_.kind == SocketSpec::Kind::unix_path ? AF_UNIX
+                 : spec_.kind == SocketSpec::Kind::inet6   ? AF_INET6
+                                                           : AF_INET;
+    Fd fd(::socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!fd) return;
+    if (family == AF_UNIX) {
+        sockaddr_un sa{};
+        sa.sun_family = AF_UNIX;
+        std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", spec_.path.c_str());
+        ::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    } else if (family == AF_INET6) {
+        sockaddr_in6 sa{};
+        sa.sin6_family = AF_INET6;
+        sa.sin6_port = htons(static_cast<uint16_t>(spec_.port));
+        if (spec_.host.empty() || inet_pton(AF_INET6, spec_.host.c_str(), &sa.sin6_addr) != 1)
+            sa.sin6_addr = in6addr_loopback;
+        ::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    } else {
+        sockaddr_in sa{};
+        sa.sin_family = AF_INET;
+        sa.sin_port = htons(static_cast<uint16_t>(spec_.port));
+        if (spec_.host.empty() || inet_pton(AF_INET, spec_.host.c_str(), &sa.sin_addr) != 1)
+            sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    }
+}
 
 void MilterRunner::join() {
     if (thread_.joinable()) thread_.join();

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "lib/config_holder.h"
+#include "lib/socket_spec.h"
 
 namespace mpp::milter {
 
@@ -34,16 +35,23 @@ public:
     MilterRunner& operator=(const MilterRunner&) = delete;
 
     void start();                 // smfi_main on its own thread
-    void stop();                  // no new connections (smfi_stop); sessions in flight go on
+    // No new connections; sessions in flight go on. Returns at once: smfi_stop() waits for the
+    // listener's poll timeout (seconds), so it runs on a thread of its own, and the listener is
+    // woken by a connection to its own socket.
+    void stop();
     bool finished() const { return finished_.load(); }  // smfi_main has returned
     int result() const { return result_.load(); }      // smfi_main's return (MI_SUCCESS...)
     void join();
 
     struct Private {};
-    explicit MilterRunner(Private) {}
+    MilterRunner(Private, SocketSpec spec) : spec_(std::move(spec)) {}
 
 private:
+    void wake_listener() const;
+
+    SocketSpec spec_;
     std::thread thread_;
+    std::thread stopper_;
     std::atomic<bool> finished_{false};
     std::atomic<int> result_{0};
 };
