@@ -159,13 +159,21 @@ bool read_all(int fd, std::string& out, std::string& error) {
 
 }  // namespace
 
-std::string Diagnostic::str() const {
-    std::string out = file;
-    if (line > 0) out += ":" + std::to_string(line);
-    out += ": ";
-    if (severity == Severity::warning) out += "warning: ";
-    return out + message;
+namespace {
+
+std::string where(const Diagnostic& d) {
+    std::string out = d.file;
+    if (d.line > 0) out += ":" + std::to_string(d.line);
+    return out + ": ";
 }
+
+}  // namespace
+
+std::string Diagnostic::str() const {
+    return where(*this) + (severity == Severity::warning ? "warning: " : "") + message;
+}
+
+std::string Diagnostic::located() const { return where(*this) + message; }
 
 std::size_t LoadResult::error_count() const {
     std::size_t n = 0;

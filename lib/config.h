@@ -37,6 +37,8 @@ struct Diagnostic {
 
     // "FILE:LINE: message" (errors) or "FILE:LINE: warning: message".
     std::string str() const;
+    // "FILE:LINE: message" whatever the severity: for the logger, which adds its own word.
+    std::string located() const;
 };
 
 struct LoadResult {

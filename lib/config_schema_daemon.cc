@@ -90,6 +90,9 @@ Element log() {
     b.attr("rotate-keep", Type::integer, &LogCfg::rotate_keep, "7",
            "Rotated files kept (file.1 ... file.N).")
         .range(0, 1000);
+    b.attr("rotate-on-reload", Type::boolean, &LogCfg::rotate_on_reload, "yes",
+           "Rotate the file on every reload (SIGHUP, mppctl reload); a file that logrotate "
+           "has already moved away is only reopened.");
     b.choice("level", kLevels, &LogCfg::level, "info", "Lowest level logged.");
     return b.done();
 }

@@ -34,6 +34,7 @@ struct LogCfg {
     std::uint64_t rotate_size = 0;         // bytes; 0: never by size
     Duration rotate_every{0};              // 0: never by time
     unsigned rotate_keep = 7;              // rotated files kept (file.1 .. file.N)
+    bool rotate_on_reload = true;          // rotate (or reopen, after logrotate) on reload
     std::string level = "info";            // debug info notice warning error
 };
 

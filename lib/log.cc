@@ -165,14 +165,17 @@ public:
         }
     }
 
-    void rotate() {
+    // rotate(): rotate now unless logrotate already moved the file (then just reopen);
+    // reopen(): only that reopening.
+    void rotate(bool reopen_only) {
         std::lock_guard lock(mu_);
         if (opts_.file.empty()) return;
-        next_rotate_ = Clock::time_point{};
         if (file_ && moved_away_locked()) {
             open_file_locked();
             return;
         }
+        if (reopen_only) return;
+        next_rotate_ = Clock::time_point{};
         rotate_locked();
     }
 
@@ -361,7 +364,11 @@ void configure(const Options& o) {
 }
 
 void rotate() {
-    Logger::get().rotate();
+    Logger::get().rotate(false);
+}
+
+void reopen() {
+    Logger::get().rotate(true);
 }
 
 bool enabled(Level level) {

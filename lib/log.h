@@ -50,6 +50,8 @@ void configure(const Options&);
 // Rotates the log file now (on reload): file -> file.1 -> ... -> file.N, then reopen. When the
 // file was already moved away by an outside tool (logrotate), it is only reopened.
 void rotate();
+// Reopens the log file when an outside tool (logrotate) moved it away; else does nothing.
+void reopen();
 
 bool enabled(Level);
 void write(Level, std::string_view text);

@@ -28,14 +28,14 @@ std::string parent_dir(const std::string& path) {
     return std::filesystem::path(path).parent_path().string();
 }
 
+}  // namespace
+
 void log_diagnostics(const std::vector<config::Diagnostic>& diags) {
     for (const auto& d : diags)
         log::write(d.severity == config::Diagnostic::Severity::error ? log::Level::error
                                                                       : log::Level::warning,
-                   d.str());
+                   d.located());
 }
-
-}  // namespace
 
 void configure_logging(const config::Config& cfg, bool foreground) {
     log::Options o;
@@ -214,7 +214,10 @@ control::Response Daemon::reload(const std::string& why) {
     }
     auto now = holder_.current();
     configure_logging(*now, options_.foreground);
-    log::rotate();
+    if (now->log.rotate_on_reload)
+        log::rotate();
+    else
+        log::reopen();
     log::info(log::cat("reload: configuration ", now->source, " revision ", now->revision,
                        " loaded (", why, ")"));
     log_diagnostics(result.diagnostics);

@@ -61,4 +61,7 @@ private:
 // Logger options for a snapshot (foreground adds stderr).
 void configure_logging(const config::Config& cfg, bool foreground);
 
+// One log line per diagnostic, "FILE:LINE: message", at error or warning level.
+void log_diagnostics(const std::vector<config::Diagnostic>& diags);
+
 }  // namespace mpp::milter

@@ -36,19 +36,23 @@ int main(int argc, char** argv) {
         if (!ec) opts->config_path = abs.lexically_normal().string();
     }
     auto loaded = config::load_file(opts->config_path);
-    for (const auto& d : loaded.diagnostics) std::cerr << d.str() << "\n";
-    if (!loaded.ok()) {
-        std::cerr << opts->config_path << ": " << loaded.error_count()
-                  << " error(s); not started\n";
-        return milter::kExitConfig;
-    }
-    if (opts->check_only) {
+    if (!loaded.ok() || opts->check_only) {
+        for (const auto& d : loaded.diagnostics) std::cerr << d.str() << "\n";
+        if (!loaded.ok()) {
+            std::cerr << opts->config_path << ": " << loaded.error_count() << " error(s)"
+                      << (opts->check_only ? "" : "; mppd not started") << "\n";
+            return milter::kExitConfig;
+        }
         std::cout << opts->config_path << ": configuration OK\n";
         return milter::kExitOk;
     }
 
+    // Warnings go to the log; to the terminal too when mppd is about to detach from it
+    // (in the foreground the log already includes standard error).
+    if (!opts->foreground)
+        for (const auto& d : loaded.diagnostics) std::cerr << d.str() << "\n";
     milter::configure_logging(*loaded.config, opts->foreground);
-    for (const auto& d : loaded.diagnostics) log::warning(d.str());
+    milter::log_diagnostics(loaded.diagnostics);
     milter::Daemon daemon(*opts, loaded.config);
     return daemon.run();
 }

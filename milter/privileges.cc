@@ -68,6 +68,24 @@ std::optional<RunAs> resolve_run_as(const std::string& user, const std::string& 
     return who;
 }
 
+namespace {
+
+// mkdir -p, every directory created 0755 and left to the starting user.
+bool make_dirs(const std::string& dir, std::string* error) {
+    struct stat st{};
+    if (dir.empty() || ::stat(dir.c_str(), &st) == 0) return true;
+    auto slash = dir.find_last_of('/');
+    if (slash != std::string::npos && slash > 0 && !make_dirs(dir.substr(0, slash), error))
+        return false;
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+        *error = errno_text("mkdir " + dir);
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
 bool ensure_dir(const std::string& dir, const RunAs& who, std::string* error) {
     if (dir.empty()) return true;
     struct stat st{};
@@ -76,13 +94,7 @@ bool ensure_dir(const std::string& dir, const RunAs& who, std::string* error) {
         *error = dir + " exists and is not a directory";
         return false;
     }
-    auto slash = dir.find_last_of('/');
-    if (slash != std::string::npos && slash > 0 && !ensure_dir(dir.substr(0, slash), who, error))
-        return false;
-    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
-        *error = errno_text("mkdir " + dir);
-        return false;
-    }
+    if (!make_dirs(dir, error)) return false;
     if (who.switch_user && ::chown(dir.c_str(), who.uid, who.gid) != 0) {
         *error = errno_text("chown " + dir);
         return false;

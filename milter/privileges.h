@@ -26,7 +26,8 @@ struct RunAs {
 std::optional<RunAs> resolve_run_as(const std::string& user, const std::string& group,
                                     std::string* error, std::string* warning);
 
-// Creates `dir` and its missing parents (mode 0755); a directory it creates is given to `who`.
+// Creates `dir` (mode 0755, given to `who`) and its missing parents (mode 0755, left to the
+// starting user, so that /usr/local/var, say, never becomes the daemon user's).
 bool ensure_dir(const std::string& dir, const RunAs& who, std::string* error);
 
 // Writes the pid to `path` (tmp + rename); refuses when it names a live mppd.

@@ -324,6 +324,21 @@ TEST_F(LogTest, RotateAfterOutsideMoveOnlyReopens) {
     EXPECT_EQ(file_texts(o.file), (std::vector<std::string>{"after"}));
 }
 
+TEST_F(LogTest, ReopenFollowsAnOutsideMoveAndNeverRotates) {
+    auto o = file_options("mppd.log");
+    configure(o);
+    info("one");
+    reopen();  // not moved: nothing happens
+    info("two");
+    EXPECT_FALSE(fs::exists(dir / "mppd.log.1"));
+    EXPECT_EQ(file_texts(o.file), (std::vector<std::string>{"one", "two"}));
+    fs::rename(o.file, dir / "mppd.log-20240101");
+    reopen();
+    info("three");
+    EXPECT_EQ(file_texts(dir / "mppd.log-20240101"), (std::vector<std::string>{"one", "two"}));
+    EXPECT_EQ(file_texts(o.file), (std::vector<std::string>{"three"}));
+}
+
 TEST_F(LogTest, RotatesByTime) {
     auto o = file_options("mppd.log");
     o.rotate_every = std::chrono::seconds(1);
