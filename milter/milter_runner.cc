@@ -30,8 +30,8 @@ unsigned port_of(const sockaddr_storage& ss) {
     return 0;
 }
 
-// libmilter does not hand out its listening descriptor: find the listening TCP socket bound to
-// `port` among ours and set TCP_NODELAY on it. False when none was found.
+}  // namespace
+
 bool set_nodelay_on_listener(unsigned port) {
     bool found = false;
     std::error_code ec;
@@ -55,8 +55,6 @@ bool set_nodelay_on_listener(unsigned port) {
     }
     return found;
 }
-
-}  // namespace
 
 std::string libmilter_version() {
     unsigned major = 0, minor = 0, patch = 0;

@@ -56,6 +56,11 @@ private:
     std::atomic<int> result_{0};
 };
 
+// libmilter does not hand out its listening descriptor: finds the listening TCP sockets of
+// this process bound to `port` and sets TCP_NODELAY on them (accepted sockets inherit it).
+// False when none was found.
+bool set_nodelay_on_listener(unsigned port);
+
 // libmilter's version as "1.0.2".
 std::string libmilter_version();
 

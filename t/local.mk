@@ -37,6 +37,7 @@ TESTS += t/milter_tests
 t_milter_tests_CPPFLAGS = $(AM_CPPFLAGS) $(GTEST_CFLAGS) $(LIBEVENT_CFLAGS)
 t_milter_tests_SOURCES = \
 	t/milter/control_server_test.cc \
+	t/milter/milter_runner_test.cc \
 	t/milter/options_test.cc
 t_milter_tests_LDADD = t/libgtesttap.a $(MILTERFRONT_LIBS) $(GTEST_LDADD)
 
