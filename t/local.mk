@@ -41,12 +41,20 @@ t_milter_tests_SOURCES = \
 	t/milter/options_test.cc
 t_milter_tests_LDADD = t/libgtesttap.a $(MILTERFRONT_LIBS) $(GTEST_LDADD)
 
-# Integration tests: real daemons (mppd, a private Postfix) on loopback; helpers in mpptest.py.
+# Integration tests: real daemons (mppd, a private Postfix) on loopback; helpers in the mpptest
+# package (one module per concern).
 TESTS += \
 	t/integration/daemon_lifecycle.py \
 	t/integration/postfix_milter.py
 EXTRA_DIST += \
-	t/integration/mpptest.py \
+	t/integration/mpptest/__init__.py \
+	t/integration/mpptest/env.py \
+	t/integration/mpptest/tap.py \
+	t/integration/mpptest/wait.py \
+	t/integration/mpptest/sink.py \
+	t/integration/mpptest/postfix.py \
+	t/integration/mpptest/mppd.py \
+	t/integration/mpptest/milterclient.py \
 	t/integration/daemon_lifecycle.py \
 	t/integration/postfix_milter.py
 
