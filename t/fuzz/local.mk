@@ -30,7 +30,8 @@ FUZZ_CXXFLAGS = -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanit
 FUZZ_CPPFLAGS = $(AM_CPPFLAGS) $(TINYXML2_CFLAGS) $(PCRE2_CFLAGS)
 FUZZ_LIBS = $(TINYXML2_LIBS) $(PCRE2_LIBS)
 FUZZ_PARSER_SRC = $(srcdir)/lib/units.cc $(srcdir)/lib/cidr.cc $(srcdir)/lib/address.cc \
-	$(srcdir)/lib/socket_spec.cc $(srcdir)/lib/regex.cc $(srcdir)/lib/template.cc
+	$(srcdir)/lib/socket_spec.cc $(srcdir)/lib/regex.cc $(srcdir)/lib/template.cc \
+	$(srcdir)/lib/quote.cc
 FUZZ_CONFIG_SRC = $(srcdir)/lib/config.cc $(srcdir)/lib/config_text.cc $(srcdir)/lib/config_loader.cc \
 	$(srcdir)/lib/config_parse.cc $(srcdir)/lib/config_schema.cc $(srcdir)/lib/config_schema_daemon.cc \
 	$(srcdir)/lib/config_schema_definitions.cc $(srcdir)/lib/config_schema_groups.cc \
