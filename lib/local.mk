@@ -9,6 +9,7 @@ lib_libmpp_a_SOURCES = \
 	lib/config_schema_daemon.cc lib/config_schema_definitions.cc \
 	lib/config_schema_groups.cc lib/config_schema_checks.cc \
 	lib/regex.h lib/regex.cc lib/template.h lib/template.cc \
+	lib/clock.h \
 	lib/config_holder.h lib/config_holder.cc \
 	lib/event.h \
 	lib/metrics.h lib/metrics.cc \

@@ -14,7 +14,7 @@ milter_libmilterfront_a_SOURCES = \
 	milter/version.h milter/version.cc
 
 # What a program linking the milter front end needs besides it.
-MILTERFRONT_LIBS = milter/libmilterfront.a $(MPP_LIB_LIBS) $(MILTER_LIBS) $(MARIADB_LIBS) \
+MILTERFRONT_LIBS = milter/libmilterfront.a $(POLICY_LIBS) $(MILTER_LIBS) $(MARIADB_LIBS) \
 	$(GMIME_LIBS) $(LIBCURL_LIBS) $(PTHREAD_LIBS)
 
 sbin_PROGRAMS += mppd

@@ -1,1 +1,10 @@
-# policy/: policy groups and the SMTP-level checks (built in later issues).
+# policy/: policy groups and the SMTP-level checks (whitelists, greylist, thresholds, spam
+# traps), their state tables, and the Postfix policy server. Uses lib/ only.
+noinst_LIBRARIES += policy/libpolicy.a
+policy_libpolicy_a_CPPFLAGS = $(AM_CPPFLAGS) $(LIBEVENT_CFLAGS) $(PCRE2_CFLAGS)
+policy_libpolicy_a_SOURCES = \
+	policy/transaction.h \
+	policy/verdict.h policy/verdict.cc
+
+# What a program linking the policy library needs besides it.
+POLICY_LIBS = policy/libpolicy.a $(MPP_LIB_LIBS)

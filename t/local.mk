@@ -45,6 +45,7 @@ t_milter_tests_LDADD = t/libgtesttap.a $(MILTERFRONT_LIBS) $(GTEST_LDADD)
 # package (one module per concern).
 TESTS += \
 	t/integration/daemon_lifecycle.py \
+	t/integration/graceful_stop.py \
 	t/integration/postfix_milter.py
 EXTRA_DIST += \
 	t/integration/mpptest/__init__.py \
@@ -56,7 +57,16 @@ EXTRA_DIST += \
 	t/integration/mpptest/mppd.py \
 	t/integration/mpptest/milterclient.py \
 	t/integration/daemon_lifecycle.py \
+	t/integration/graceful_stop.py \
 	t/integration/postfix_milter.py
 
 # Fuzz targets; their corpora replay in make check.
 include t/fuzz/local.mk
+
+# policy/ unit tests
+check_PROGRAMS += t/policy_tests
+TESTS += t/policy_tests
+t_policy_tests_CPPFLAGS = $(AM_CPPFLAGS) $(GTEST_CFLAGS) $(LIBEVENT_CFLAGS) $(PCRE2_CFLAGS)
+t_policy_tests_SOURCES = \
+	t/policy/verdict_test.cc
+t_policy_tests_LDADD = t/libgtesttap.a $(POLICY_LIBS) $(GTEST_LDADD)
