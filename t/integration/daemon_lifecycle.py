@@ -6,7 +6,8 @@ started with -f on a config written here (loopback milter port, control socket a
 the temp dir, user nobody when run as root): pidfile, user, socket mode, status, a milter
 conversation (connect and per-message log lines), reload by mppctl and by SIGHUP, a failed
 reload that keeps the old revision, config-check, stop by mppctl and by SIGTERM, refusing root
-without a user, exit 2 when the milter port is taken.
+without a user, exit 2 when the milter port is taken, a detached start; a daemon with its
+configuration on standard input (-c -) serves and refuses a reload with the reason.
 
 Run alone: MPP_TOP_BUILDDIR=<build dir> MPP_TOP_SRCDIR=<source dir> python3 daemon_lifecycle.py
 """
@@ -300,6 +301,28 @@ def main(t):
         t.ok(mpptest.wait_for(lambda: not mpptest.pid_alive(int(pid)), SHUTDOWN_TIMEOUT + 5),
              "the detached daemon stops on SIGTERM")
         t.ok(mpptest.wait_for_gone(d.pidfile, 2), "... and removes its pidfile")
+
+    # ---- the configuration on standard input (mppd -f -c -) ----------------------------------
+    t.write(d.conf, d.config())
+    p = d.start("-")
+    if t.ok(d.wait_ready(), "mppd -f -c - (configuration on stdin) starts",
+            lambda: "exit %r\n%s" % (p.poll(), mpptest.read_file(t.path("mppd.err")))):
+        rc, s7, out = d.status()
+        t.eq(s7.get("config"), "-", "status config: - for a configuration read from stdin")
+        milter_message(t, d, "stdin-config.example", "192.0.2.11", "4TEST3EF", "config from stdin")
+        d.log.mark()
+        rc, out, err = d.ctl("reload")
+        t.eq(rc, 1, "mppctl reload of a configuration read from stdin exits 1")
+        t.like(out + err, r"configuration was read from standard input and can't be re-read",
+               "... and says the configuration came from standard input and can't be re-read")
+        t.ok(d.log.wait(r"reload failed", 5), "log has 'reload failed'", lambda: d.log.text())
+        rc, s8, out = d.status()
+        t.eq(s8.get("config-revision"), s7.get("config-revision"), "... the revision stays")
+        t.eq(s8.get("reload-failures"), "1", "... status reload-failures: 1")
+        t.ok(p.poll() is None, "mppd -c - still runs after the refused reload")
+        milter_message(t, d, "after-stdin-reload.example", "192.0.2.12", "4TEST4GH",
+                       "config from stdin, after the refused reload")
+        t.eq(d.stop(), 0, "mppd -c - stops on mppctl stop (exit 0)")
 
 
 if __name__ == "__main__":

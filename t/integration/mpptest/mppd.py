@@ -4,6 +4,7 @@ when run as root), starting it in the foreground, readiness, mppctl calls, statu
 """
 
 import os
+import subprocess
 
 from .env import LOOPBACK, build_path, is_root
 from .wait import LogWatch, port_open, wait_for, wait_for_exit
@@ -64,9 +65,17 @@ class Mppd:
         return "".join(out), lines
 
     def start(self, conf=None):
+        """mppd -f -c CONF (default: the test's config file). conf "-": the test's config file
+        is given on standard input."""
         self.log.mark()
-        self.proc = self.t.spawn([self.mppd, "-f", "-c", conf or self.conf], name="mppd",
-                                 stdout=self.t.path("mppd.out"), stderr=self.t.path("mppd.err"))
+        stdin = open(self.conf, "rb") if conf == "-" else subprocess.DEVNULL
+        try:
+            self.proc = self.t.spawn([self.mppd, "-f", "-c", conf or self.conf], name="mppd",
+                                     stdin=stdin, stdout=self.t.path("mppd.out"),
+                                     stderr=self.t.path("mppd.err"))
+        finally:
+            if conf == "-":
+                stdin.close()
         return self.proc
 
     def wait_ready(self, timeout=15.0):
