@@ -4,7 +4,9 @@ noinst_LIBRARIES += policy/libpolicy.a
 policy_libpolicy_a_CPPFLAGS = $(AM_CPPFLAGS) $(LIBEVENT_CFLAGS) $(PCRE2_CFLAGS)
 policy_libpolicy_a_SOURCES = \
 	policy/transaction.h \
-	policy/verdict.h policy/verdict.cc
+	policy/verdict.h policy/verdict.cc \
+	policy/lists.h policy/lists.cc \
+	policy/groups.h policy/groups.cc
 
 # What a program linking the policy library needs besides it.
 POLICY_LIBS = policy/libpolicy.a $(MPP_LIB_LIBS)

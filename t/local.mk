@@ -68,5 +68,8 @@ check_PROGRAMS += t/policy_tests
 TESTS += t/policy_tests
 t_policy_tests_CPPFLAGS = $(AM_CPPFLAGS) $(GTEST_CFLAGS) $(LIBEVENT_CFLAGS) $(PCRE2_CFLAGS)
 t_policy_tests_SOURCES = \
-	t/policy/verdict_test.cc
+	t/policy/verdict_test.cc \
+	t/policy/policy_test_util.h \
+	t/policy/lists_test.cc \
+	t/policy/groups_test.cc
 t_policy_tests_LDADD = t/libgtesttap.a $(POLICY_LIBS) $(GTEST_LDADD)
