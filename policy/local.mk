@@ -6,7 +6,9 @@ policy_libpolicy_a_SOURCES = \
 	policy/transaction.h \
 	policy/verdict.h policy/verdict.cc \
 	policy/lists.h policy/lists.cc \
-	policy/groups.h policy/groups.cc
+	policy/groups.h policy/groups.cc \
+	policy/blocklist.h policy/blocklist.cc \
+	policy/spamtrap.h policy/spamtrap.cc
 
 # What a program linking the policy library needs besides it.
 POLICY_LIBS = policy/libpolicy.a $(MPP_LIB_LIBS)
