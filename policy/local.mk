@@ -8,7 +8,8 @@ policy_libpolicy_a_SOURCES = \
 	policy/lists.h policy/lists.cc \
 	policy/groups.h policy/groups.cc \
 	policy/blocklist.h policy/blocklist.cc \
-	policy/spamtrap.h policy/spamtrap.cc
+	policy/spamtrap.h policy/spamtrap.cc \
+	policy/threshold.h policy/threshold.cc
 
 # What a program linking the policy library needs besides it.
 POLICY_LIBS = policy/libpolicy.a $(MPP_LIB_LIBS)

@@ -1,0 +1,203 @@
+// policy/threshold.cc: threshold counters and decisions (see threshold.h).
+#include "policy/threshold.h"
+
+#include <algorithm>
+#include <tuple>
+
+#include "lib/address.h"
+#include "lib/metrics.h"
+
+namespace mpp::policy {
+
+using std::chrono::seconds;
+
+namespace {
+
+struct Shape {
+    std::int64_t width;
+    std::int64_t buckets;
+};
+
+Shape shape_of(const config::ThresholdCfg& rule) {
+    std::int64_t p = std::max<std::int64_t>(1, rule.period.count());
+    std::int64_t w = (p + Thresholds::kBuckets - 1) / Thresholds::kBuckets;
+    return {w, (p + w - 1) / w};
+}
+
+std::string entry_id(const std::string& group, const config::ThresholdCfg& rule,
+                     const std::string& key) {
+    std::string id = group;
+    id += '\0';
+    id += rule.name;
+    id += '\0';
+    id += key;
+    return id;
+}
+
+}  // namespace
+
+std::optional<std::string> threshold_key(const config::ThresholdCfg& rule, const Transaction& t) {
+    switch (rule.key) {
+        case config::ThresholdKey::client:
+            if (!t.client) return std::nullopt;
+            return t.client->str();
+        case config::ThresholdKey::sasl:
+            if (t.sasl_username.empty()) return std::nullopt;
+            return t.sasl_username;
+        case config::ThresholdKey::sender: {
+            auto a = Address::parse(t.sender);
+            if (!a) return to_lower_ascii(t.sender);
+            if (a->null()) return std::string("<>");
+            return to_lower_ascii(a->str());
+        }
+        case config::ThresholdKey::subject: return std::nullopt;
+    }
+    return std::nullopt;
+}
+
+Thresholds::Thresholds(Clock& clock, std::size_t max_keys)
+    : clock_(clock), max_keys_(max_keys == 0 ? 1 : max_keys) {}
+
+std::int64_t Thresholds::now_s() const {
+    return std::chrono::duration_cast<seconds>(clock_.steady().time_since_epoch()).count();
+}
+
+void Thresholds::advance(Entry& e, const config::ThresholdCfg& rule, std::int64_t now) {
+    Shape s = shape_of(rule);
+    std::int64_t b = now / s.width;
+    if (e.width != s.width || e.buckets != s.buckets) {
+        e.messages.fill(0);
+        e.spams.fill(0);
+        e.width = s.width;
+        e.buckets = s.buckets;
+        e.head = b;
+        return;
+    }
+    if (b <= e.head) return;
+    for (std::int64_t k = std::max(e.head + 1, b - e.buckets + 1); k <= b; ++k) {
+        e.messages[static_cast<std::size_t>(k % e.buckets)] = 0;
+        e.spams[static_cast<std::size_t>(k % e.buckets)] = 0;
+    }
+    e.head = b;
+}
+
+long Thresholds::sum(const Entry& e, const std::array<std::uint32_t, kBuckets>& counts,
+                     std::int64_t now) {
+    if (e.width <= 0) return 0;
+    std::int64_t b = now / e.width;
+    if (b - e.head >= e.buckets) return 0;
+    long total = 0;
+    for (std::int64_t k = std::max(e.head - e.buckets + 1, b - e.buckets + 1); k <= e.head; ++k)
+        total += counts[static_cast<std::size_t>(k % e.buckets)];
+    return total;
+}
+
+Thresholds::Entry* Thresholds::find_locked(const std::string& id) {
+    auto it = entries_.find(id);
+    return it == entries_.end() ? nullptr : &it->second;
+}
+
+Thresholds::Entry& Thresholds::get_locked(const std::string& id, const std::string& group,
+                                          const config::ThresholdCfg& rule,
+                                          const std::string& key) {
+    if (Entry* e = find_locked(id)) {
+        lru_.splice(lru_.begin(), lru_, e->lru);
+        return *e;
+    }
+    while (entries_.size() >= max_keys_ && !lru_.empty()) {
+        entries_.erase(lru_.back());
+        lru_.pop_back();
+        metrics::get("threshold-evictions").inc();
+    }
+    lru_.push_front(id);
+    Entry& e = entries_[id];
+    e.group = group;
+    e.rule = rule.name;
+    e.key = key;
+    e.lru = lru_.begin();
+    return e;
+}
+
+ThresholdDecision Thresholds::check(const std::string& group, const config::ThresholdCfg& rule,
+                                    const std::string& key, const std::string& message_id,
+                                    bool dry_run) {
+    ThresholdDecision d;
+    auto now_tp = clock_.steady();
+    std::int64_t now = now_s();
+    std::string id = entry_id(group, rule, key);
+    std::lock_guard lock(mutex_);
+    Entry scratch;
+    Entry* e = dry_run ? find_locked(id) : &get_locked(id, group, rule, key);
+    if (!e) e = &scratch;
+    Shape s = shape_of(rule);
+    bool same_shape = e->width == s.width && e->buckets == s.buckets;
+    if (!dry_run) advance(*e, rule, now);
+    if (same_shape || !dry_run) {
+        d.messages = sum(*e, e->messages, now);
+        d.spams = sum(*e, e->spams, now);
+    }
+    if (e->until > now_tp) {
+        d.over = true;
+        d.left = std::chrono::ceil<seconds>(e->until - now_tp);
+        return d;
+    }
+    if (!message_id.empty() && message_id == e->last_message) {
+        d.over = e->last_over;
+        return d;
+    }
+    d.over = (rule.messages == 0 || d.messages >= rule.messages) &&
+             (rule.spams == 0 || d.spams >= rule.spams);
+    d.crossing = d.over;
+    bool refused = d.over && (rule.action == config::ThresholdAction::block ||
+                              rule.action == config::ThresholdAction::defer);
+    if (d.over && rule.block_for.count() > 0) d.left = rule.block_for;
+    if (dry_run) return d;
+    if (d.over && rule.block_for.count() > 0) e->until = now_tp + rule.block_for;
+    if (!refused) {
+        std::size_t slot = static_cast<std::size_t>(e->head % e->buckets);
+        if (e->messages[slot] < UINT32_MAX) ++e->messages[slot];
+        d.counted = true;
+    }
+    e->last_message = message_id;
+    e->last_over = d.over;
+    return d;
+}
+
+void Thresholds::record_spam(const std::string& group, const config::ThresholdCfg& rule,
+                             const std::string& key, const std::string& message_id) {
+    if (rule.spams == 0) return;
+    std::int64_t now = now_s();
+    std::string id = entry_id(group, rule, key);
+    std::lock_guard lock(mutex_);
+    Entry& e = get_locked(id, group, rule, key);
+    advance(e, rule, now);
+    if (!message_id.empty() && message_id == e.last_spam) return;
+    std::size_t slot = static_cast<std::size_t>(e.head % e.buckets);
+    if (e.spams[slot] < UINT32_MAX) ++e.spams[slot];
+    e.last_spam = message_id;
+}
+
+std::vector<ThresholdRow> Thresholds::list() const {
+    auto now_tp = clock_.steady();
+    std::int64_t now = now_s();
+    std::lock_guard lock(mutex_);
+    std::vector<ThresholdRow> rows;
+    for (const auto& [id, e] : entries_) {
+        ThresholdRow r{e.group, e.rule, e.key, sum(e, e.messages, now), sum(e, e.spams, now),
+                       seconds(0)};
+        if (e.until > now_tp) r.blocked_left = std::chrono::ceil<seconds>(e.until - now_tp);
+        if (r.messages == 0 && r.spams == 0 && r.blocked_left.count() == 0) continue;
+        rows.push_back(std::move(r));
+    }
+    std::sort(rows.begin(), rows.end(), [](const ThresholdRow& a, const ThresholdRow& b) {
+        return std::tie(a.group, a.rule, a.key) < std::tie(b.group, b.rule, b.key);
+    });
+    return rows;
+}
+
+std::size_t Thresholds::size() const {
+    std::lock_guard lock(mutex_);
+    return entries_.size();
+}
+
+}  // namespace mpp::policy

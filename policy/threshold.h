@@ -1,0 +1,121 @@
+// policy/threshold.h: rate thresholds with auto-blacklisting (<threshold> in a group): per key
+// (client address, SASL user or sender), messages and spams in a sliding window; a key over a
+// rule gets the rule's action for block-for.
+//
+// Owns: the counter table, keyed by (group name, rule name, key value). It lives outside the
+// config snapshot, so a reload keeps the counters of every rule whose group and name it keeps; a
+// rule whose period changes starts its windows again.
+// Threads: every member is thread-safe (one mutex); called from the policy event loop, the
+// libmilter worker threads and the content stage (record_spam) at once.
+// Counting:
+//   - a message is counted once, at its first RCPT, per rule: `message_id` (the policy
+//     protocol's instance, else the queue id) identifies it, so one message to 5 recipients
+//     counts 1; later recipients of the same message get the first recipient's decision. An
+//     empty message_id counts every call.
+//   - crossing: with `messages` = M and `spams` = S (0: not counted), a key is over the rule
+//     when the window already holds at least M messages and at least S spams; the message that
+//     finds it so gets the action (M=60: 60 messages pass in any period, the 61st crosses), and
+//     the key keeps the action for block-for (0: only while the window is over). A refused
+//     message (block, defer) is not counted; while a key is blocked nothing is counted.
+//   - spams come from the content stage through record_spam(), deduplicated per message too;
+//     a key over its spam count is caught at its next message.
+// Window precision: each key has a ring of at most kBuckets counts of width period/kBuckets
+// (at least 1 s, rounded up). A count leaves the window between period - width and
+// period + width after it was made; for periods up to kBuckets seconds the window is exact to
+// the second (counted at t, gone at t + period).
+// Limits: at most max_keys entries; a new key in a full table evicts the least recently used
+// entry, counted in the metric "threshold-evictions". Time is the steady clock.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <list>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "lib/clock.h"
+#include "lib/config.h"
+#include "policy/transaction.h"
+
+namespace mpp::policy {
+
+// The key a rule counts for this transaction: the client address, the SASL user, or the sender
+// (lower case; "<>" for the null sender). nullopt when the rule does not apply: no IP client,
+// no SASL login, or key="subject" (needs the content stage; not counted at RCPT).
+std::optional<std::string> threshold_key(const config::ThresholdCfg&, const Transaction&);
+
+struct ThresholdDecision {
+    bool over = false;     // the action applies to this message
+    bool crossing = false;  // it crossed just now (a new block: the moment to alert once)
+    bool counted = false;   // this call counted the message
+    long messages = 0;      // in the window before this message
+    long spams = 0;
+    std::chrono::seconds left{0};  // of the block, when blocked
+};
+
+// One row of `mppctl thresholds`.
+struct ThresholdRow {
+    std::string group;
+    std::string rule;
+    std::string key;
+    long messages = 0;
+    long spams = 0;
+    std::chrono::seconds blocked_left{0};
+};
+
+class Thresholds {
+public:
+    static constexpr std::size_t kDefaultMaxKeys = 100000;
+    static constexpr std::int64_t kBuckets = 32;
+
+    explicit Thresholds(Clock& clock, std::size_t max_keys = kDefaultMaxKeys);
+
+    // At RCPT: decides (and, unless dry_run, counts) one message of `key` under `rule` of
+    // `group`. dry_run changes nothing (mppctl explain).
+    ThresholdDecision check(const std::string& group, const config::ThresholdCfg& rule,
+                            const std::string& key, const std::string& message_id,
+                            bool dry_run = false);
+
+    // From the content stage: one spam of `key`; counted once per message_id (when not empty).
+    void record_spam(const std::string& group, const config::ThresholdCfg& rule,
+                     const std::string& key, const std::string& message_id);
+
+    // Live entries (counts in their windows, or blocked), sorted by group, rule, key.
+    std::vector<ThresholdRow> list() const;
+    std::size_t size() const;
+
+private:
+    struct Entry {
+        std::array<std::uint32_t, kBuckets> messages{};
+        std::array<std::uint32_t, kBuckets> spams{};
+        std::int64_t width = 0;   // seconds per bucket
+        std::int64_t buckets = 0;  // buckets in the window
+        std::int64_t head = 0;    // number of the newest bucket
+        std::chrono::steady_clock::time_point until{};  // blocked until
+        std::string last_message;
+        bool last_over = false;
+        std::string last_spam;
+        std::string group, rule, key;
+        std::list<std::string>::iterator lru;
+    };
+
+    Entry* find_locked(const std::string& id);  // a lookup only (LRU order kept)
+    Entry& get_locked(const std::string& id, const std::string& group,
+                      const config::ThresholdCfg& rule, const std::string& key);
+    static void advance(Entry&, const config::ThresholdCfg&, std::int64_t now_s);
+    static long sum(const Entry&, const std::array<std::uint32_t, kBuckets>&, std::int64_t now_s);
+    std::int64_t now_s() const;
+
+    Clock& clock_;
+    std::size_t max_keys_;
+    mutable std::mutex mutex_;
+    std::unordered_map<std::string, Entry> entries_;
+    std::list<std::string> lru_;  // most recently used first
+};
+
+}  // namespace mpp::policy
