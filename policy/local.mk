@@ -9,7 +9,8 @@ policy_libpolicy_a_SOURCES = \
 	policy/groups.h policy/groups.cc \
 	policy/blocklist.h policy/blocklist.cc \
 	policy/spamtrap.h policy/spamtrap.cc \
-	policy/threshold.h policy/threshold.cc
+	policy/threshold.h policy/threshold.cc \
+	policy/engine.h policy/engine.cc policy/engine_reply.cc
 
 # What a program linking the policy library needs besides it.
 POLICY_LIBS = policy/libpolicy.a $(MPP_LIB_LIBS)

@@ -31,6 +31,8 @@ struct Verdict {
     std::string reason;            // why, for the log line and %REASON%
     std::vector<std::string> prepend;  // "X-MPP-Greylist: delayed 312 seconds" ...
     bool shadow = false;           // decided by a shadow-mode rule: logged, not enforced
+    bool quarantine = false;       // the content stage should quarantine the message
+                                   // (threshold action="quarantine"); the action stays none
 };
 
 }  // namespace mpp::policy

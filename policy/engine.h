@@ -1,0 +1,134 @@
+// policy/engine.h: the SMTP-level check engine that both front ends call: for one recipient
+// (Transaction at RCPT) it finds the direction and the recipient's policy group and runs, in
+// order: global <deny>/<allow>, the group's <deny>/<allow>, the client block list, spam traps,
+// thresholds, then greylisting (through a hook), and builds the reply from the <reject>/<defer>
+// templates. Front ends take it as std::function<Verdict(const Transaction&)>.
+//
+// Owns: the current config snapshot (swapped by set_config(); a call uses the snapshot it
+// started with) and per-rule shadow counters. The state tables (EngineState: block list and
+// threshold counters) live outside the snapshot and survive reloads; the greylist table belongs
+// to its own unit and is reached only through EngineHooks::greylist.
+// Threads: evaluate(), explain(), record_spam() and the counters are thread-safe and are called
+// from the policy event loop and libmilter worker threads at once.
+// Stages: the checks run at RCPT (Stage::rcpt); any other stage gets Action::none (threshold
+// counting of size and recipient count at DATA/END-OF-MESSAGE is left to a later change).
+// Replies: the group's <reject|defer on=CONDITION>, else its on="any", else the global ones,
+// else the built-in 550 5.7.1 / 451 4.7.1 (450 4.7.1 for greylisting). Macros as the man page
+// lists them; values from the client are cleaned (control and non-ASCII bytes become '?'), and
+// the lines of a multi-line template are joined with a space (Verdict::text is one line).
+// Shadow mode: a rule with mode="shadow" is evaluated, logged "would have ...", counted in
+// shadow_counts(), never enforced (nor does it block a client or count a message).
+// Logging: one line per decision other than "none" (none at debug level):
+//   QUEUEID: client=NAME[ADDR] from=<S> to=<R> group=G check=C action=A reason="..."
+// Failures: the engine itself has no failing dependency; a regex limit is "no match"; the
+// greylist hook maps its own store failures to the group's on-error.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "lib/clock.h"
+#include "lib/config.h"
+#include "policy/blocklist.h"
+#include "policy/threshold.h"
+#include "policy/transaction.h"
+#include "policy/verdict.h"
+
+namespace mpp::policy {
+
+// The tables that outlive config snapshots (and, once persisted, restarts).
+struct EngineState {
+    explicit EngineState(Clock& clock, std::size_t max_blocks = Blocklist::kDefaultMaxEntries,
+                         std::size_t max_threshold_keys = Thresholds::kDefaultMaxKeys)
+        : blocks(clock, max_blocks), thresholds(clock, max_threshold_keys) {}
+    Blocklist blocks;
+    Thresholds thresholds;
+};
+
+// A threshold crossed by a key with action="warn" (or any action: every crossing is reported
+// once per block). Sending the alert mail (<alerts>, alert-to) is a later change; without a
+// hook the crossing is only logged.
+struct ThresholdAlert {
+    std::string group;
+    std::string rule;
+    std::string key;
+    config::ThresholdAction action = config::ThresholdAction::block;
+    long messages = 0;
+    long spams = 0;
+    std::vector<std::string> to;  // alert-to, else <alerts to>
+};
+
+struct EngineHooks {
+    // Greylisting seam (policy/greylist.h plugs in here). Called for a recipient whose group has
+    // a <greylist> and who is not exempt; returns Action::greylist (or defer) to defer it, else
+    // none (Verdict::prepend is passed on either way). dry_run: explain, change no state.
+    std::function<Verdict(const Transaction&, const config::GreylistCfg&, bool dry_run)> greylist;
+    // Alert seam: a threshold crossing (see ThresholdAlert).
+    std::function<void(const ThresholdAlert&)> alert;
+};
+
+// One line of `mppctl explain`.
+struct TraceStep {
+    std::string check;   // "deny", "allow", "blocklist", "spamtrap", "threshold:NAME", "greylist"
+    std::string result;  // "pass", "hit", "exempt", "skip", "shadow"
+    std::string detail;  // why
+};
+
+struct Explanation {
+    std::string group;
+    config::Direction direction = config::Direction::inbound;
+    std::vector<TraceStep> steps;
+    Verdict verdict;
+};
+
+class Engine {
+public:
+    Engine(std::shared_ptr<const config::Config> config, Clock& clock, EngineState& state,
+           EngineHooks hooks = {});
+
+    // Decides one recipient, enforcing: springs traps, counts thresholds, greylists.
+    Verdict evaluate(const Transaction&);
+    // The same decision with its per-check trace, changing no state (mppctl explain).
+    Explanation explain(const Transaction&) const;
+    // From the content stage: the message of `t` (t.recipient names the group) was spam; counts
+    // for the group's thresholds with spams > 0. Deduplicated per message (instance/queue id).
+    void record_spam(const Transaction& t);
+
+    void set_config(std::shared_ptr<const config::Config>);
+    std::shared_ptr<const config::Config> config() const;
+
+    // Decisions of shadow-mode rules, keyed "GROUP/CHECK" ("default/threshold:outbound-rate").
+    std::map<std::string, long> shadow_counts() const;
+
+private:
+    struct Run;
+    // The pipeline; dry_run (explain) changes no state and fills trace.steps; trace.group and
+    // .direction are always set. Const: the tables are reached through state_.
+    Verdict run(const config::Config&, const Transaction&, bool dry_run, Explanation& trace) const;
+
+    std::shared_ptr<const config::Config> config_;
+    mutable std::mutex config_mutex_;
+    Clock& clock_;
+    EngineState& state_;
+    EngineHooks hooks_;
+    mutable std::mutex shadow_mutex_;
+    mutable std::map<std::string, long> shadow_;
+};
+
+// The reply of `condition` for `group` (see above): code, dsn and the template text.
+const config::ReplyCfg* find_reply(const config::Config&, const config::GroupCfg&,
+                                   config::Condition, bool reject);
+
+// Expands a reply template for one transaction; macros unknown here expand to "".
+std::string expand_reply(const std::string& text, const Transaction&, const std::string& group,
+                         const std::string& check, const std::string& reason,
+                         const std::string& delay = "");
+
+// The Postfix-style decision line (without the queue id, which the logger adds).
+std::string decision_line(const Transaction&, const std::string& group, const Verdict&);
+
+}  // namespace mpp::policy

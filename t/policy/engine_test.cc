@@ -1,0 +1,259 @@
+// t/policy/engine_test.cc: policy/engine: the order of the checks, spam traps blocking a client
+// per group or globally, thresholds through the engine (a 5-recipient message counts once, each
+// action), reply templates, per-recipient independence, the greylist and alert seams, explain
+// changing nothing, and state surviving a new config snapshot.
+#include "policy/engine.h"
+
+#include <gtest/gtest.h>
+
+#include "t/policy/policy_test_util.h"
+
+using namespace mpp;
+using namespace mpp::policy;
+using mpp::policy::test::load;
+using mpp::policy::test::tx;
+using std::chrono::hours;
+using std::chrono::seconds;
+
+namespace {
+
+const char* kConfig = R"X(
+  <networks internal="10.0.0.0/8"/>
+  <list name="relays" type="cidr">192.0.2.0/24</list>
+  <list name="blocked-senders" type="address">*@spam.example</list>
+  <deny sender="blocked-senders"/>
+  <allow client="203.0.113.0/24"/>
+  <group name="traps">
+    <match recipient-domain="example.com"/>
+    <spamtrap pattern="^[0-9]{5,}@example\.com$" scope="group" block-for="1h" exempt="relays"/>
+    <spamtrap pattern="^global-trap@" scope="global" block-for="1d"/>
+    <deny sender="*@bad.example"/>
+    <allow sender="boss@partner.example"/>
+    <reject on="spamtrap" code="554" dsn="5.7.0">Go away %CLIENT_IP% (%GROUP%, %QUEUEID%): %REASON%</reject>
+  </group>
+  <group name="limited">
+    <match recipient-domain="limited.example"/>
+    <threshold name="rate" messages="2" period="1m" block-for="10m" action="defer"/>
+    <defer on="threshold" code="450" dsn="4.7.2">Slow down %SENDER% to %RECIPIENT%: %REASON%</defer>
+  </group>
+  <group name="outbound">
+    <match direction="outbound"/>
+    <threshold name="out" messages="1" period="1m" block-for="0s" action="block" key="sasl"/>
+    <threshold name="watch" messages="1" period="1m" block-for="1h" action="warn" alert-to="abuse@isp.example"/>
+  </group>
+  <group name="q">
+    <match recipient-domain="q.example"/>
+    <threshold name="spammy" spams="1" period="1h" block-for="0s" action="quarantine"/>
+    <greylist delay="5m" exempt="relays"/>
+  </group>
+  <group name="default">
+    <reject>Rejected by %GROUP%: %REASON%</reject>
+  </group>
+)X";
+
+struct EngineTest : ::testing::Test {
+    FakeClock clock;
+    EngineState state{clock};
+    std::shared_ptr<const config::Config> cfg = load(kConfig);
+    std::vector<ThresholdAlert> alerts;
+    int greylist_calls = 0;
+    bool last_dry_run = false;
+    Engine engine{cfg, clock, state, hooks()};
+
+    EngineHooks hooks() {
+        EngineHooks h;
+        h.alert = [this](const ThresholdAlert& a) { alerts.push_back(a); };
+        h.greylist = [this](const Transaction&, const config::GreylistCfg& g, bool dry_run) {
+            ++greylist_calls;
+            last_dry_run = dry_run;
+            Verdict v;
+            v.action = Action::greylist;
+            v.code = 450;
+            v.dsn = "4.7.1";
+            v.text = "Greylisted, try again in " + std::to_string(g.delay.count()) + " seconds";
+            v.reason = "first seen";
+            return v;
+        };
+        return h;
+    }
+    Verdict eval(const char* client, const char* sender, const char* rcpt, const char* id = "",
+                 const char* sasl = "") {
+        return engine.evaluate(tx(client, sender, rcpt, sasl, id));
+    }
+};
+
+struct OrderCase {
+    const char* client;
+    const char* sender;
+    const char* rcpt;
+    Action action;
+    const char* check;
+    int code;
+    const char* text;
+};
+
+TEST_F(EngineTest, OrderOfChecksAndReplies) {
+    const OrderCase cases[] = {
+        // global deny beats global allow
+        {"203.0.113.5", "x@SPAM.example", "u@other.example", Action::reject, "deny", 550,
+         "Rejected by default: denied by global rule at line 6"},
+        {"203.0.113.5", "x@bad.example", "u@example.com", Action::accept, "allow", 0, ""},
+        {"198.51.100.1", "x@bad.example", "u@example.com", Action::reject, "deny", 550,
+         "Message rejected: denied by group rule at line 12"},
+        // group allow skips the spam trap
+        {"198.51.100.1", "boss@partner.example", "12345@example.com", Action::accept, "allow", 0,
+         ""},
+        {"198.51.100.1", "a@b.example", "12345@example.com", Action::reject, "spamtrap", 554,
+         "Go away 198.51.100.1 (traps, 4XyZ1): spam trap"},
+        {"198.51.100.2", "a@b.example", "u@other.example", Action::none, "", 0, ""},
+    };
+    for (const auto& c : cases) {
+        Verdict v = eval(c.client, c.sender, c.rcpt);
+        EXPECT_EQ(v.action, c.action) << c.sender << " " << c.rcpt;
+        EXPECT_EQ(v.check, c.check) << c.sender << " " << c.rcpt;
+        EXPECT_EQ(v.code, c.code) << c.sender << " " << c.rcpt;
+        EXPECT_EQ(v.text, c.text) << c.sender << " " << c.rcpt;
+    }
+}
+
+TEST_F(EngineTest, SpamTrapBlocksTheClientInItsGroup) {
+    Verdict v = eval("198.51.100.1", "a@b.example", "12345@example.com");
+    EXPECT_EQ(v.action, Action::reject);
+    EXPECT_EQ(v.dsn, "5.7.0");
+    // Later recipients in the same group: refused; the IPv4-mapped form is the same client.
+    v = eval("::ffff:198.51.100.1", "a@b.example", "user@example.com");
+    EXPECT_EQ(v.action, Action::reject);
+    EXPECT_EQ(v.check, "blocklist");
+    EXPECT_EQ(v.code, 554);  // the spamtrap reply of the group
+    // Another group (scope="group"): not refused; another client: not refused.
+    EXPECT_EQ(eval("198.51.100.1", "a@b.example", "u@other.example").action, Action::none);
+    EXPECT_EQ(eval("198.51.100.2", "a@b.example", "user@example.com").action, Action::none);
+    clock.advance(hours(1));
+    EXPECT_EQ(eval("198.51.100.1", "a@b.example", "user@example.com").action, Action::none);
+}
+
+TEST_F(EngineTest, GlobalTrapBlocksInEveryGroupAndExemptNeverSprings) {
+    EXPECT_EQ(eval("198.51.100.7", "", "global-trap@example.com").action, Action::reject);
+    Verdict v = eval("198.51.100.7", "a@b.example", "u@other.example");
+    EXPECT_EQ(v.action, Action::reject);
+    EXPECT_EQ(v.check, "blocklist");
+    EXPECT_EQ(v.text, "Rejected by default: client blocked: spam trap global-trap@example.com");
+    // The relay is exempt from the numeric trap: passes, and is not blocked afterwards.
+    EXPECT_EQ(eval("192.0.2.1", "a@b.example", "12345@example.com").action, Action::none);
+    EXPECT_EQ(eval("192.0.2.1", "a@b.example", "user@example.com").action, Action::none);
+    EXPECT_EQ(state.blocks.list().size(), 1u);
+}
+
+TEST_F(EngineTest, FiveRecipientMessageCountsOnceAndDefers) {
+    for (const char* id : {"m1", "m2"})
+        for (int i = 0; i < 5; ++i)
+            EXPECT_EQ(eval("198.51.100.1", "s@x.example",
+                           ("u" + std::to_string(i) + "@limited.example").c_str(), id)
+                          .action,
+                      Action::none);
+    Verdict v = eval("198.51.100.1", "s@x.example", "u@limited.example", "m3");
+    EXPECT_EQ(v.action, Action::defer);
+    EXPECT_EQ(v.check, "threshold:rate");
+    EXPECT_EQ(v.code, 450);
+    EXPECT_EQ(v.dsn, "4.7.2");
+    EXPECT_EQ(v.text,
+              "Slow down s@x.example to u@limited.example: threshold rate exceeded by "
+              "198.51.100.1");
+    // Per recipient: the same client to another group is not limited.
+    EXPECT_EQ(eval("198.51.100.1", "s@x.example", "u@other.example", "m3").action, Action::none);
+    clock.advance(std::chrono::minutes(10));
+    EXPECT_EQ(eval("198.51.100.1", "s@x.example", "u@limited.example", "m4").action,
+              Action::none);
+}
+
+TEST_F(EngineTest, OutboundThresholdsBlockAndWarn) {
+    // Inbound mail does not count for direction="outbound" groups: it is not even in them.
+    EXPECT_EQ(eval("10.0.0.1", "a@corp.example", "x@far.example", "o1", "alice").action,
+              Action::none);
+    EXPECT_TRUE(alerts.empty());
+    Verdict v = eval("10.0.0.1", "a@corp.example", "x@far.example", "o2", "alice");
+    EXPECT_EQ(v.action, Action::reject);
+    EXPECT_EQ(v.check, "threshold:out");
+    ASSERT_EQ(alerts.size(), 1u);  // every crossing is reported once
+    EXPECT_EQ(alerts[0].rule, "out");
+    EXPECT_EQ(alerts[0].key, "alice");
+    EXPECT_EQ(alerts[0].action, config::ThresholdAction::block);
+    // warn: logged and alerted once, never refused; another SASL user is a separate key.
+    EXPECT_EQ(eval("10.0.0.1", "b@corp.example", "x@far.example", "o3", "bob").action,
+              Action::none);
+    ASSERT_EQ(alerts.size(), 2u);
+    EXPECT_EQ(alerts[1].rule, "watch");
+    EXPECT_EQ(alerts[1].key, "10.0.0.1");
+    EXPECT_EQ(alerts[1].to, std::vector<std::string>{"abuse@isp.example"});
+    EXPECT_EQ(eval("10.0.0.1", "c@corp.example", "x@far.example", "o4", "carol").action,
+              Action::none);
+    EXPECT_EQ(alerts.size(), 2u);  // still inside its block: no second alert
+}
+
+TEST_F(EngineTest, QuarantineFlagGreylistSeamAndRecordSpam) {
+    auto t = tx("198.51.100.1", "s@x.example", "u@q.example", "", "m1");
+    Verdict v = engine.evaluate(t);
+    EXPECT_EQ(v.action, Action::greylist);
+    EXPECT_EQ(v.code, 450);
+    EXPECT_EQ(v.text, "Greylisted, try again in 300 seconds");
+    EXPECT_FALSE(v.quarantine);
+    EXPECT_EQ(greylist_calls, 1);
+    EXPECT_FALSE(last_dry_run);
+    engine.record_spam(t);
+    v = engine.evaluate(tx("198.51.100.1", "s@x.example", "u@q.example", "", "m2"));
+    EXPECT_TRUE(v.quarantine);
+    EXPECT_EQ(v.action, Action::greylist);
+    // Exempt from greylisting: the hook is not asked.
+    v = engine.evaluate(tx("192.0.2.1", "s@x.example", "u@q.example", "", "m3"));
+    EXPECT_EQ(v.action, Action::none);
+    EXPECT_EQ(greylist_calls, 2);
+}
+
+TEST_F(EngineTest, ExplainChangesNothing) {
+    auto trap = tx("198.51.100.1", "a@b.example", "12345@example.com");
+    Explanation e = engine.explain(trap);
+    EXPECT_EQ(e.group, "traps");
+    EXPECT_EQ(e.direction, config::Direction::inbound);
+    EXPECT_EQ(e.verdict.action, Action::reject);
+    bool saw_trap = false;
+    for (const auto& s : e.steps) saw_trap |= s.check == "spamtrap" && s.result == "hit";
+    EXPECT_TRUE(saw_trap);
+    EXPECT_EQ(state.blocks.size(), 0u);
+    EXPECT_EQ(eval("198.51.100.1", "a@b.example", "user@example.com").action, Action::none);
+
+    for (int i = 0; i < 5; ++i)
+        engine.explain(tx("198.51.100.1", "s@x.example", "u@limited.example", "", "x"));
+    EXPECT_EQ(state.thresholds.size(), 0u);
+    e = engine.explain(tx("198.51.100.1", "s@x.example", "u@q.example", "", "x"));
+    EXPECT_TRUE(last_dry_run);
+    EXPECT_EQ(e.verdict.action, Action::greylist);
+}
+
+TEST_F(EngineTest, StateSurvivesANewSnapshot) {
+    eval("198.51.100.1", "a@b.example", "12345@example.com");
+    eval("198.51.100.1", "s@x.example", "u@limited.example", "m1");
+    eval("198.51.100.1", "s@x.example", "u@limited.example", "m2");
+    engine.set_config(load(std::string(kConfig) + "<!-- reloaded -->"));
+    EXPECT_NE(engine.config(), cfg);
+    EXPECT_EQ(eval("198.51.100.1", "a@b.example", "user@example.com").check, "blocklist");
+    EXPECT_EQ(eval("198.51.100.1", "s@x.example", "u@limited.example", "m3").action,
+              Action::defer);
+}
+
+TEST_F(EngineTest, OtherStagesAndCleanReplies) {
+    auto t = tx("198.51.100.1", "a@bad.example", "u@example.com");
+    t.stage = Stage::mail;
+    EXPECT_EQ(engine.evaluate(t).action, Action::none);
+    t.stage = Stage::rcpt;
+    t.queue_id = "Q\r\n250 OK";
+    EXPECT_EQ(expand_reply("%QUEUEID% %CLIENT_NAME% %SCORE%", t, "g", "c", "r"), "Q??250 OK unknown ");
+    Verdict v;
+    v.action = Action::reject;
+    v.check = "spamtrap";
+    v.reason = "spam trap";
+    EXPECT_EQ(decision_line(tx("192.0.2.1", "a@b", "c@d"), "default", v),
+              "client=unknown[192.0.2.1] from=<a@b> to=<c@d> group=default check=spamtrap "
+              "action=reject reason=\"spam trap\"");
+}
+
+}  // namespace
