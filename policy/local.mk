@@ -3,6 +3,9 @@
 noinst_LIBRARIES += policy/libpolicy.a
 policy_libpolicy_a_CPPFLAGS = $(AM_CPPFLAGS) $(LIBEVENT_CFLAGS) $(PCRE2_CFLAGS)
 policy_libpolicy_a_SOURCES = \
+	policy/policy_request.h policy/policy_request.cc \
+	policy/policy_reply.h policy/policy_reply.cc \
+	policy/policy_server.h policy/policy_server.cc \
 	policy/transaction.h \
 	policy/verdict.h policy/verdict.cc \
 	policy/lists.h policy/lists.cc \

@@ -68,6 +68,9 @@ check_PROGRAMS += t/policy_tests
 TESTS += t/policy_tests
 t_policy_tests_CPPFLAGS = $(AM_CPPFLAGS) $(GTEST_CFLAGS) $(LIBEVENT_CFLAGS) $(PCRE2_CFLAGS)
 t_policy_tests_SOURCES = \
+	t/policy/policy_request_test.cc \
+	t/policy/policy_server_test.cc \
+	t/policy/policy_reply_test.cc \
 	t/policy/verdict_test.cc \
 	t/policy/policy_test_util.h \
 	t/policy/lists_test.cc \
