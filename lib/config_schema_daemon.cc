@@ -120,7 +120,7 @@ Element policy_server() {
     Builder<PolicyServerCfg, Config> b(
         "policy-server", "mppd", Mult::optional,
         "The Postfix policy delegation server (check_policy_service).");
-    b.in(&Config::policy_server).built(false, "the Postfix policy server");
+    b.in(&Config::policy_server).built(true, "");
     b.attr("enabled", Type::boolean, &PolicyServerCfg::enabled, "yes",
            "Whether mppd serves the policy protocol.");
     b.attr("listen", Type::listen_socket, &PolicyServerCfg::listen, "127.0.0.1:10031",

@@ -28,6 +28,16 @@ std::string parent_dir(const std::string& path) {
     return std::filesystem::path(path).parent_path().string();
 }
 
+policy::PolicyServer::Settings policy_settings(const config::PolicyServerCfg& p) {
+    using std::chrono::milliseconds;
+    policy::PolicyServer::Settings s;
+    s.standalone = p.standalone;
+    s.idle_timeout = std::chrono::duration_cast<milliseconds>(p.idle_timeout);
+    s.request_timeout = std::chrono::duration_cast<milliseconds>(p.request_timeout);
+    s.max_connections = p.max_connections;
+    return s;
+}
+
 }  // namespace
 
 void log_diagnostics(const std::vector<config::Diagnostic>& diags) {
@@ -53,6 +63,7 @@ Daemon::Daemon(Options options, std::shared_ptr<const config::Config> config)
     : options_(std::move(options)), holder_(std::move(config)) {}
 
 Daemon::~Daemon() {
+    policy_.reset();
     control_.reset();
     if (!pidfile_.empty()) ::unlink(pidfile_.c_str());
 }
@@ -97,6 +108,7 @@ bool Daemon::setup(std::string* error) {
                                    run_as_.uid, socket_gid, error);
     if (!control_) return false;
     register_verbs();
+    if (cfg->policy_server.enabled && !open_policy_server(*cfg, error)) return false;
 
     if (!write_pidfile(cfg->daemon.pidfile, error)) return false;
     pidfile_ = cfg->daemon.pidfile;
@@ -111,6 +123,23 @@ bool Daemon::setup(std::string* error) {
     for (event* e : {sighup_.get(), sigterm_.get(), sigint_.get()}) event_add(e, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
     return true;
+}
+
+// The policy server on the main loop, bound now (before privileges are dropped).
+bool Daemon::open_policy_server(const config::Config& cfg, std::string* error) {
+    auto spec = SocketSpec::parse_listen(cfg.policy_server.listen, error);
+    if (!spec) return false;
+    // Until the check engine is plugged in, every request gets the empty verdict: DUNNO, or OK
+    // with standalone="yes". Each request pins the snapshot current when it arrives (a reload
+    // gives later requests the new one); the engine will take it from here.
+    auto evaluate = [this](const policy::Transaction&) {
+        auto snapshot = holder_.current();
+        (void)snapshot;
+        return policy::Verdict{};
+    };
+    policy_ = policy::PolicyServer::open(base_.get(), *spec, policy_settings(cfg.policy_server),
+                                         evaluate, run_as_.uid, run_as_.gid, error);
+    return policy_ != nullptr;
 }
 
 int Daemon::run() {
@@ -133,6 +162,7 @@ int Daemon::run() {
     if (milter_) milter_->start();
     log::info(log::cat("starting mppd ", PACKAGE_VERSION, " (config ", cfg->source, " revision ",
                        cfg->revision, ", milter ", cfg->milter.enabled ? cfg->milter.socket : "off",
+                       ", policy ", policy_ ? policy_->address() : std::string("off"),
                        ", control ", cfg->control.socket, ")"));
     report_ready(ready_fd, "");
 
@@ -146,6 +176,7 @@ int Daemon::run() {
     // libmilter's listener notices smfi_stop only at its next poll timeout (seconds), and its
     // threads may still hold sessions: leave without running destructors under them.
     control_.reset();
+    policy_.reset();
     if (!pidfile_.empty()) ::unlink(pidfile_.c_str());
     std::_Exit(kExitOk);
 }
@@ -195,6 +226,9 @@ control::Response Daemon::status() const {
     r.lines.push_back("reloads: " + std::to_string(holder_.reloads()));
     r.lines.push_back("reload-failures: " + std::to_string(holder_.reload_failures()));
     r.lines.push_back("milter: " + (cfg->milter.enabled ? cfg->milter.socket : std::string("off")));
+    r.lines.push_back("policy-server: " + (policy_ && !policy_->address().empty()
+                                               ? policy_->address()
+                                               : std::string("off")));
     for (const auto& [name, value] : metrics::snapshot())
         r.lines.push_back(name + ": " + std::to_string(value));
     return r;
@@ -222,8 +256,11 @@ control::Response Daemon::reload(const std::string& why) {
                        " loaded (", why, ")"));
     log_diagnostics(result.diagnostics);
     if (now->milter.socket != old->milter.socket || now->milter.enabled != old->milter.enabled ||
-        now->control.socket != old->control.socket || now->daemon.user != old->daemon.user)
+        now->control.socket != old->control.socket || now->daemon.user != old->daemon.user ||
+        now->policy_server.listen != old->policy_server.listen ||
+        now->policy_server.enabled != old->policy_server.enabled)
         log::warning("reload: socket and user changes take effect at the next restart");
+    if (policy_) policy_->update(policy_settings(now->policy_server));
     r.ok = true;
     r.status_text = "revision " + now->revision + " loaded";
     return r;
@@ -237,6 +274,7 @@ void Daemon::begin_stop(const std::string& why) {
     log::info(log::cat("stopping (", why, "): waiting up to ", timeout.count(), "s for ",
                        metrics::get("milter-sessions").get(), " session(s) in flight"));
     if (milter_) milter_->stop();
+    if (policy_) policy_->stop_accepting();
     timeval tick{0, 100 * 1000};
     event_add(stop_timer_.get(), &tick);
 }

@@ -1,8 +1,8 @@
 // milter/daemon.h: the running mppd: sockets, privileges, the main event loop, reload and stop.
 //
-// Owns: the configuration holder, the main event loop (main thread: control socket, signals,
-// timers), the milter runner (its own thread), the pidfile. Threads: run() runs on the main
-// thread; libmilter callbacks run on libmilter's threads and only read the holder.
+// Owns: the configuration holder, the main event loop (main thread: control socket, policy
+// server, signals, timers), the milter runner (its own thread), the pidfile. Threads: run()
+// runs on the main thread; libmilter callbacks run on libmilter's threads and only read the holder.
 // Signals: SIGHUP reloads, SIGTERM and SIGINT stop gracefully (see milter_runner.h for why the
 // main thread is the one that gets them). A graceful stop refuses new connections, waits for
 // sessions in flight up to <daemon shutdown-timeout>, then exits.
@@ -20,6 +20,7 @@
 #include "milter/milter_runner.h"
 #include "milter/options.h"
 #include "milter/privileges.h"
+#include "policy/policy_server.h"
 
 namespace mpp::milter {
 
@@ -35,6 +36,7 @@ public:
 
 private:
     bool setup(std::string* error);
+    bool open_policy_server(const config::Config& cfg, std::string* error);
     void register_verbs();
     control::Response status() const;
     control::Response reload(const std::string& why);
@@ -51,6 +53,7 @@ private:
     EventPtr sighup_, sigterm_, sigint_, stop_timer_;
     std::unique_ptr<ControlServer> control_;
     std::unique_ptr<MilterRunner> milter_;
+    std::unique_ptr<policy::PolicyServer> policy_;  // <policy-server enabled="yes">
     std::string pidfile_;
     std::chrono::steady_clock::time_point started_;
     bool stopping_ = false;

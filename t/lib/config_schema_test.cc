@@ -24,7 +24,8 @@ TEST(ConfigSchema, BuiltElementsAreTheDaemonOnes) {
     std::set<std::string> built;
     for (const auto& e : elements())
         if (e.built) built.insert(std::string(e.name));
-    EXPECT_EQ(built, (std::set<std::string>{"mppd", "daemon", "log", "milter", "control"}));
+    EXPECT_EQ(built, (std::set<std::string>{"mppd", "daemon", "log", "milter", "policy-server",
+                                          "control"}));
 }
 
 TEST(ConfigSchema, ElementsAreFoundByParent) {

@@ -29,14 +29,16 @@ class Mppd:
         self.pidfile = os.path.join(self.run_dir, "mppd.pid")
         self.logfile = os.path.join(self.log_dir, "mppd.log")
         self.milter_port = t.free_port()
+        self.policy_port = t.free_port()
         self.conf = t.path("mppd.conf.xml")
         self.proc = None
         self.log = LogWatch(self.logfile)
         t.on_failure_dump("mppd log", self.logfile)
         t.on_failure_dump("mppd stderr", t.path("mppd.err"))
 
-    def config(self, timeout="30s", user=True, extra="", milter_port=None):
-        """The test's config text. extra: lines inserted before </mppd>."""
+    def config(self, timeout="30s", user=True, extra="", milter_port=None, policy_attrs=""):
+        """The test's config text. extra: lines inserted before </mppd>; policy_attrs: more
+        attributes of <policy-server> (which listens on self.policy_port)."""
         user_attr = ' user="%s"' % self.user if (user and self.user) else ""
         return (
             '<?xml version="1.0" encoding="utf-8"?>\n'
@@ -44,11 +46,13 @@ class Mppd:
             '  <daemon%s state-dir="%s" pidfile="%s" shutdown-timeout="%ds"/>\n'
             '  <log syslog-facility="none" file="%s" level="info"/>\n'
             '  <milter socket="inet:%d@127.0.0.1" timeout="%s"/>\n'
+            '  <policy-server listen="127.0.0.1:%d"%s/>\n'
             '  <control socket="%s"/>\n'
             "%s"
             "</mppd>\n"
         ) % (user_attr, self.state_dir, self.pidfile, self.shutdown_timeout, self.logfile,
-             milter_port or self.milter_port, timeout, self.sock, extra)
+             milter_port or self.milter_port, timeout, self.policy_port, policy_attrs, self.sock,
+             extra)
 
     def broken_config(self):
         """(text, [line numbers that must be reported]): an unknown element and a bad port."""
