@@ -50,6 +50,8 @@ const Choices kThresholdKeys = Choices::of<ThresholdKey>({{"client", ThresholdKe
                                                           {"subject", ThresholdKey::subject}});
 const Choices kTrapScopes =
     Choices::of<TrapScope>({{"group", TrapScope::group}, {"global", TrapScope::global}});
+const Choices kCheckModes =
+    Choices::of<CheckMode>({{"enforce", CheckMode::enforce}, {"shadow", CheckMode::shadow}});
 
 void reply_checks(ReplyCfg& r, const NodeInfo& n, Checker& c, bool reject) {
     std::string el = reject ? "<reject>" : "<defer>";
@@ -273,6 +275,9 @@ Element threshold() {
            "Who gets the alert when it is crossed. Empty: <alerts to>.");
     b.attr("exempt", Type::list_refs, &ThresholdCfg::exempt, "",
            "Lists whose matches are never counted.");
+    b.choice("mode", kCheckModes, &ThresholdCfg::mode, "enforce",
+             "shadow: counted, and a crossing is logged \"would have\" and counted per rule "
+             "(mppctl status), never enforced.");
     b.finish([](ThresholdCfg& t, const NodeInfo& n, Checker& c) {
         if (t.messages == 0 && t.spams == 0)
             c.error(n.line, "<threshold>: needs messages or spams (or both) above 0");
@@ -295,6 +300,9 @@ Element spamtrap() {
         .range(0, 365 * kDay);
     b.attr("exempt", Type::list_refs, &SpamtrapCfg::exempt, "",
            "Lists whose matches never spring the trap.");
+    b.choice("mode", kCheckModes, &SpamtrapCfg::mode, "enforce",
+             "shadow: a hit is logged \"would have rejected\" and counted per trap (mppctl "
+             "status); the recipient passes and the client is not blocked.");
     return b.done();
 }
 

@@ -120,6 +120,7 @@ struct ThresholdCfg {
     ThresholdKey key = ThresholdKey::client;
     std::vector<std::string> alert_to;
     std::vector<Ref> exempt;
+    CheckMode mode = CheckMode::enforce;
 };
 
 struct SpamtrapCfg {
@@ -128,6 +129,7 @@ struct SpamtrapCfg {
     TrapScope scope = TrapScope::group;
     Duration block_for{86400};
     std::vector<Ref> exempt;
+    CheckMode mode = CheckMode::enforce;
 };
 
 // <rbl use> inside a group.

@@ -57,6 +57,7 @@ struct NetMatch {
 enum class ThresholdAction { block, defer, warn, quarantine };
 enum class ThresholdKey { client, sasl, sender, subject };
 enum class TrapScope { group, global };
+enum class CheckMode { enforce, shadow };  // mode="shadow": evaluated and logged, not enforced
 enum class HeaderAction { reject, defer, discard, quarantine, tag, score, accept };
 enum class EngineError { accept, tag, defer };        // an engine failed or timed out
 enum class ScanError { engine, accept, tag, defer };  // per <scan>: "engine" = ask the engine

@@ -50,6 +50,11 @@ std::shared_ptr<const config::Config> Engine::config() const {
     return config_;
 }
 
+void Engine::count_shadow(const std::string& name) const {
+    std::lock_guard lock(shadow_mutex_);
+    ++shadow_[name];
+}
+
 std::map<std::string, long> Engine::shadow_counts() const {
     std::lock_guard lock(shadow_mutex_);
     return shadow_;
@@ -63,6 +68,7 @@ struct Engine::Run {
     bool dry_run;
     Explanation* trace;
     const config::GroupCfg* group = nullptr;
+    mutable std::optional<Verdict> shadowed;  // the first decision of a shadow-mode rule
 
     void step(std::string check, std::string result, std::string detail) const {
         if (trace) trace->steps.push_back({std::move(check), std::move(result), std::move(detail)});
@@ -89,14 +95,28 @@ struct Engine::Run {
             v.shadow = true;
             step(v.check, "shadow", "would have " + std::string(action_name(action)) + "ed: " +
                                         v.reason);
+            if (!dry_run) {
+                engine.count_shadow(group->name + "/" + v.check);
+                log::write_qid(log::Level::info, t.queue_id, decision_line(t, group->name, v));
+            }
+            if (!shadowed) shadowed = v;
         }
         return v;
+    }
+
+    // The verdict when no enforcing check refused: a shadow decision (not enforced) or none.
+    Verdict pass(Verdict v) const {
+        if (v.action != Action::none || !shadowed) return v;
+        Verdict s = *shadowed;
+        s.quarantine = v.quarantine;
+        s.prepend = std::move(v.prepend);
+        return s;
     }
 };
 
 Verdict Engine::run(const config::Config& cfg, const Transaction& t, bool dry_run,
                     Explanation& trace) const {
-    Run r{*this, cfg, t, dry_run, dry_run ? &trace : nullptr};
+    Run r{*this, cfg, t, dry_run, dry_run ? &trace : nullptr, nullptr, std::nullopt};
     config::Direction dir = direction_of(cfg, t);
     r.group = &resolve_group(cfg, t, dir);
     trace.group = r.group->name;
@@ -147,7 +167,9 @@ Verdict Engine::run(const config::Config& cfg, const Transaction& t, bool dry_ru
     // Spam traps.
     TrapCheck trap = check_spamtraps(cfg, g, t);
     if (!trap.exempted.empty()) r.step("spamtrap", "exempt", "exempt by " + trap.exempted);
-    if (trap.hit) {
+    if (trap.hit && trap.hit->trap->mode == config::CheckMode::shadow) {
+        r.decide(Action::reject, Condition::spamtrap, "spamtrap", "spam trap", true);
+    } else if (trap.hit) {
         const auto& tc = *trap.hit->trap;
         if (!dry_run) spring_trap(state_.blocks, tc, g, t);
         r.step("spamtrap", "hit",
@@ -158,7 +180,7 @@ Verdict Engine::run(const config::Config& cfg, const Transaction& t, bool dry_ru
                    " for " + std::to_string(tc.block_for.count()) + "s");
         return r.decide(Action::reject, Condition::spamtrap, "spamtrap", "spam trap");
     }
-    if (!g.spamtraps.empty() && trap.exempted.empty()) r.step("spamtrap", "pass", "no trap");
+    if (!trap.hit && !g.spamtraps.empty() && trap.exempted.empty()) r.step("spamtrap", "pass", "no trap");
 
     // Thresholds: the first refusing rule decides; warn and quarantine let the mail pass.
     bool quarantine = false;
@@ -191,6 +213,17 @@ Verdict Engine::run(const config::Config& cfg, const Transaction& t, bool dry_ru
                                  (d.left.count() ? ", " + std::to_string(d.left.count()) +
                                                        "s left" : ""));
         std::string reason = "threshold " + rule.name + " exceeded by " + *key;
+        bool shadow = rule.mode == config::CheckMode::shadow;
+        if (shadow) {
+            if (rule.action == config::ThresholdAction::block)
+                r.decide(Action::reject, Condition::threshold, check, reason, true);
+            else if (rule.action == config::ThresholdAction::defer)
+                r.decide(Action::defer, Condition::threshold, check, reason, true);
+            else
+                r.step(check, "shadow", std::string("would have asked to ") +
+                                            threshold_action_name(rule.action));
+            continue;
+        }
         if (d.crossing && !dry_run) {
             log::write_qid(log::Level::notice, t.queue_id,
                            log::cat("threshold ", rule.name, " of group ", g.name, " crossed by ",
@@ -241,14 +274,14 @@ Verdict Engine::run(const config::Config& cfg, const Transaction& t, bool dry_ru
             pass.prepend = std::move(gv.prepend);
         }
     }
-    return pass;
+    return r.pass(std::move(pass));
 }
 
 Verdict Engine::evaluate(const Transaction& t) {
     auto cfg = config();
     Explanation where;  // group and direction only: no trace when enforcing
     Verdict v = run(*cfg, t, false, where);
-    if (v.action != Action::none || v.quarantine || v.shadow) {
+    if ((v.action != Action::none && !v.shadow) || v.quarantine) {
         metrics::get(std::string("policy-") + std::string(action_name(v.action))).inc();
         log::write_qid(log::Level::info, t.queue_id, decision_line(t, where.group, v));
     } else if (log::enabled(log::Level::debug)) {

@@ -240,6 +240,41 @@ TEST_F(EngineTest, StateSurvivesANewSnapshot) {
               Action::defer);
 }
 
+TEST(EngineShadow, ShadowRulesAreLoggedAndCountedNeverEnforced) {
+    FakeClock clock;
+    EngineState state(clock);
+    Engine engine(load(R"X(
+      <group name="default">
+        <spamtrap pattern="^trap@" mode="shadow"/>
+        <threshold name="try" messages="1" period="1m" block-for="1h" mode="shadow"/>
+        <deny sender="*@bad.example"/>
+      </group>)X"),
+                  clock, state);
+    Verdict v = engine.evaluate(tx("198.51.100.1", "a@b.example", "trap@x.example", "", "m1"));
+    EXPECT_EQ(v.action, Action::reject);  // what it would have done...
+    EXPECT_TRUE(v.shadow);                // ...not enforced: the front end answers DUNNO
+    EXPECT_EQ(v.check, "spamtrap");
+    EXPECT_EQ(state.blocks.size(), 0u);  // nobody blocked
+    v = engine.evaluate(tx("198.51.100.1", "a@b.example", "u@x.example", "", "m2"));
+    EXPECT_TRUE(v.shadow);
+    EXPECT_EQ(v.check, "threshold:try");
+    // An enforcing check still decides; the shadow hit is counted all the same.
+    v = engine.evaluate(tx("198.51.100.1", "a@bad.example", "trap@x.example", "", "m3"));
+    EXPECT_EQ(v.action, Action::reject);
+    EXPECT_FALSE(v.shadow);
+    EXPECT_EQ(v.check, "deny");
+    auto counts = engine.shadow_counts();
+    EXPECT_EQ(counts["default/spamtrap"], 1);  // m3 was denied before the traps ran
+    EXPECT_EQ(counts["default/threshold:try"], 1);
+    v = engine.evaluate(tx("198.51.100.1", "a@b.example", "u@x.example", "", "m4"));
+    EXPECT_TRUE(v.shadow);
+    EXPECT_EQ(engine.shadow_counts()["default/threshold:try"], 2);
+    // explain shows it and counts nothing.
+    Explanation e = engine.explain(tx("198.51.100.1", "a@b.example", "trap@x.example", "", "m5"));
+    EXPECT_TRUE(e.verdict.shadow);
+    EXPECT_EQ(engine.shadow_counts()["default/spamtrap"], 1);
+}
+
 TEST_F(EngineTest, OtherStagesAndCleanReplies) {
     auto t = tx("198.51.100.1", "a@bad.example", "u@example.com");
     t.stage = Stage::mail;
