@@ -8,6 +8,9 @@ policy_libpolicy_a_SOURCES = \
 	policy/policy_server.h policy/policy_server.cc \
 	policy/transaction.h \
 	policy/verdict.h policy/verdict.cc \
+	policy/sender_normalise.h policy/sender_normalise.cc \
+	policy/greylist.h policy/greylist.cc policy/greylist_admin.cc \
+	policy/greylist_store.h policy/greylist_store.cc \
 	policy/lists.h policy/lists.cc \
 	policy/groups.h policy/groups.cc \
 	policy/blocklist.h policy/blocklist.cc \

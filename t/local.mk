@@ -72,6 +72,9 @@ t_policy_tests_SOURCES = \
 	t/policy/policy_server_test.cc \
 	t/policy/policy_reply_test.cc \
 	t/policy/verdict_test.cc \
+	t/policy/sender_normalise_test.cc \
+	t/policy/greylist_test.cc \
+	t/policy/greylist_store_test.cc \
 	t/policy/policy_test_util.h \
 	t/policy/lists_test.cc \
 	t/policy/groups_test.cc \
