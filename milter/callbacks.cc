@@ -18,6 +18,7 @@ namespace {
 
 // Set once by make_filter_description, before smfi_main starts any worker; read-only after.
 const config::ConfigHolder* g_holder = nullptr;
+const std::atomic<bool>* g_draining = nullptr;
 
 Session* session_of(SMFICTX* ctx) { return static_cast<Session*>(smfi_getpriv(ctx)); }
 
@@ -106,6 +107,12 @@ sfsistat on_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) {
         s->client_addr = address_text(hostaddr);
         metrics::get("milter-connections").inc();
         log::info("connect from " + s->client());
+        if (g_draining && g_draining->load()) {
+            log::info("reject: CONNECT from " + s->client() + ": mppd is stopping; tempfail");
+            smfi_setreply(ctx, const_cast<char*>("421"), const_cast<char*>("4.3.2"),
+                          const_cast<char*>("Mail filter shutting down, try again later"));
+            return SMFIS_TEMPFAIL;
+        }
         return SMFIS_CONTINUE;
     });
 }
@@ -193,8 +200,10 @@ sfsistat on_close(SMFICTX* ctx) {
 
 }  // namespace
 
-smfiDesc make_filter_description(const config::ConfigHolder* holder) {
+smfiDesc make_filter_description(const config::ConfigHolder* holder,
+                                 const std::atomic<bool>* draining) {
     g_holder = holder;
+    g_draining = draining;
     // Listed by `mppctl status` from the start, not only once they have counted something.
     for (const char* name : {"milter-connections", "milter-sessions", "milter-messages",
                              "milter-internal-errors"})

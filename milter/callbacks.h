@@ -13,12 +13,16 @@
 
 #include <libmilter/mfapi.h>
 
+#include <atomic>
+
 #include "lib/config_holder.h"
 
 namespace mpp::milter {
 
 // The filter description to pass to smfi_register. `holder` gives each new connection its
-// snapshot; it must outlive smfi_main.
-smfiDesc make_filter_description(const config::ConfigHolder* holder);
+// snapshot; while `*draining` is true (a graceful stop), a new connection gets a tempfail at
+// connect. Both must outlive smfi_main.
+smfiDesc make_filter_description(const config::ConfigHolder* holder,
+                                 const std::atomic<bool>* draining);
 
 }  // namespace mpp::milter

@@ -7,6 +7,7 @@
 
 #include <ctime>
 #include <filesystem>
+#include <thread>
 
 #include "config.h"
 #include "lib/log.h"
@@ -169,12 +170,15 @@ int Daemon::run() {
     event_base_dispatch(base_.get());
 
     log::info(sessions_left_ ? "stopped with sessions still open" : "stopped");
+    // smfi_main returns once libmilter's listener sees the stop (woken by MilterRunner::stop).
+    for (int i = 0; i < 20 && milter_ && !milter_->finished(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
     if (!milter_ || milter_->finished()) {
         if (milter_) milter_->join();
         return kExitOk;
     }
-    // libmilter's listener notices smfi_stop only at its next poll timeout (seconds), and its
-    // threads may still hold sessions: leave without running destructors under them.
+    // libmilter's listener may notice the stop only at its next poll timeout (seconds), and
+    // its threads may still hold sessions: leave without running destructors under them.
     control_.reset();
     policy_.reset();
     if (!pidfile_.empty()) ::unlink(pidfile_.c_str());
@@ -273,24 +277,24 @@ void Daemon::begin_stop(const std::string& why) {
     stop_deadline_ = std::chrono::steady_clock::now() + timeout;
     log::info(log::cat("stopping (", why, "): waiting up to ", timeout.count(), "s for ",
                        metrics::get("milter-sessions").get(), " session(s) in flight"));
-    if (milter_) milter_->stop();
+    // libmilter's worker pool ends every open session once smfi_stop() is called, so the milter
+    // only drains here (new connections get a tempfail at connect) and stops when no session
+    // is left or the deadline has passed (poll_stop).
+    if (milter_) milter_->drain();
     if (policy_) policy_->stop_accepting();
     timeval tick{0, 100 * 1000};
     event_add(stop_timer_.get(), &tick);
 }
 
 void Daemon::poll_stop() {
-    // smfi_stop has closed the listening socket: done once no session is left.
     const auto sessions = metrics::get("milter-sessions").get();
-    if (sessions <= 0) {
-        event_base_loopexit(base_.get(), nullptr);
-        return;
-    }
-    if (std::chrono::steady_clock::now() >= stop_deadline_) {
+    if (sessions > 0 && std::chrono::steady_clock::now() < stop_deadline_) return;
+    if (sessions > 0) {
         log::warning(log::cat("shutdown timeout: ", sessions, " session(s) still open"));
         sessions_left_ = true;
-        event_base_loopexit(base_.get(), nullptr);
     }
+    if (milter_) milter_->stop();
+    event_base_loopexit(base_.get(), nullptr);
 }
 
 // libevent trampolines: no exception crosses into C.

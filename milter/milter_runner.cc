@@ -73,7 +73,8 @@ std::unique_ptr<MilterRunner> MilterRunner::open(const config::MilterCfg& cfg,
     auto spec = SocketSpec::parse_milter(cfg.socket, &spec_error);
     if (!spec) return fail("milter socket: " + spec_error);
 
-    smfiDesc desc = make_filter_description(holder);
+    auto runner = std::make_unique<MilterRunner>(Private{}, *spec);
+    smfiDesc desc = make_filter_description(holder, &runner->draining_);
     if (smfi_register(desc) != MI_SUCCESS) return fail("smfi_register failed");
     std::string conn = spec->milter_str();
     if (smfi_setconn(conn.data()) != MI_SUCCESS) return fail("smfi_setconn failed for " + conn);
@@ -95,7 +96,7 @@ std::unique_ptr<MilterRunner> MilterRunner::open(const config::MilterCfg& cfg,
         log::warning("milter: could not set TCP_NODELAY on the listening socket; replies of "
                      "more than one packet may be delayed by the MTA's delayed ACK");
     }
-    return std::make_unique<MilterRunner>(Private{}, *spec);
+    return runner;
 }
 
 MilterRunner::~MilterRunner() {

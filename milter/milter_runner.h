@@ -35,9 +35,13 @@ public:
     MilterRunner& operator=(const MilterRunner&) = delete;
 
     void start();                 // smfi_main on its own thread
-    // No new connections; sessions in flight go on. Returns at once: smfi_stop() waits for the
-    // listener's poll timeout (seconds), so it runs on a thread of its own, and the listener is
-    // woken by a connection to its own socket.
+    // Graceful stop, first step: sessions in flight go on; a new connection gets a tempfail at
+    // connect (libmilter gives no way to close its listener without ending every session).
+    void drain() { draining_ = true; }
+    // Second step, once no session is left (or the deadline passed): smfi_stop(), which ends
+    // whatever libmilter still serves. Returns at once: smfi_stop() waits for the listener's
+    // poll timeout (seconds), so it runs on a thread of its own, and the listener is woken by a
+    // connection to its own socket.
     void stop();
     bool finished() const { return finished_.load(); }  // smfi_main has returned
     int result() const { return result_.load(); }      // smfi_main's return (MI_SUCCESS...)
@@ -53,6 +57,7 @@ private:
     std::thread thread_;
     std::thread stopper_;
     std::atomic<bool> finished_{false};
+    std::atomic<bool> draining_{false};  // read by the callbacks (make_filter_description)
     std::atomic<int> result_{0};
 };
 

@@ -79,8 +79,9 @@ def finish_message(c, qid, steps):
 
 
 def new_connection_refused(d):
-    """(True, how) when a new milter connection is refused, or closed before any negotiation
-    reply; (False, what happened) when it is served or left hanging."""
+    """(True, how) when a new milter connection is refused, closed before any negotiation reply,
+    or answered with a temporary failure at connect (what the MTA then tells its client: try
+    later); (False, what happened) when it is served or left hanging."""
     try:
         c = mpptest.MilterClient(mpptest.LOOPBACK, d.milter_port, timeout=REFUSE_TIMEOUT)
     except ConnectionRefusedError:
@@ -88,16 +89,19 @@ def new_connection_refused(d):
     except OSError as e:
         return False, "connect failed otherwise: %r" % e
     try:
-        reply = c.negotiate()
-        return False, "the milter answered the negotiation: %r" % (reply,)
+        c.negotiate()
+        reply = c.connect("new.example", "192.0.2.99")
+        if reply and (reply[0] == "t" or (reply[0] == "y" and reply[1][:1] == b"4")):
+            return True, "tempfail at connect: %r" % (reply,)
+        return False, "the milter served the new connection: connect reply %r" % (reply,)
     except socket.timeout:
         return False, "accepted, then neither answered nor closed for %ds" % REFUSE_TIMEOUT
     except (mpptest.MilterError, ConnectionResetError, BrokenPipeError) as e:
-        return True, "closed without a negotiation reply (%s)" % e
+        return True, "closed without a reply (%s)" % e
     except OSError as e:
         return False, "unexpected error: %r" % e
     finally:
-        c.close()
+        c.quit()
 
 
 def in_flight_session_finishes(t, d):
@@ -125,7 +129,7 @@ def in_flight_session_finishes(t, d):
     t.eq(st.get("state"), "stopping", "%s: status state: stopping" % what)
     t.eq(st.get("milter-sessions"), "1", "%s: status milter-sessions: 1 while stopping" % what)
     refused, how = new_connection_refused(d)
-    t.ok(refused, "%s: a new milter connection is refused or closed without negotiation reply"
+    t.ok(refused, "%s: a new milter connection is refused, closed or tempfailed at connect"
          % what, how)
     if refused:
         t.diag("new connection: " + how)
