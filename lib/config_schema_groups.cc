@@ -183,6 +183,9 @@ Element group() {
         .require();
     b.attr("inherit", Type::group_ref, &GroupCfg::inherit, "",
            "A group defined above whose checks this one starts from.");
+    b.attr("split-recipients", Type::boolean, &GroupCfg::split_recipients, "no",
+           "yes: a recipient of another group than the first accepted recipient of the "
+           "transaction gets 452 4.5.3, so the client sends it in a transaction of its own.");
     b.finish(group_finish);
     return b.done();
 }

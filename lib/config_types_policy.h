@@ -218,6 +218,7 @@ struct GroupCfg {
     std::string name;
     std::optional<Ref> inherit;
     bool implied = false;  // the built-in empty "default"
+    bool split_recipients = false;  // 452 4.5.3 to a recipient of another group (not inherited)
     std::vector<MatchCfg> matches;
     std::vector<MatchCfg> allow;
     std::vector<MatchCfg> deny;

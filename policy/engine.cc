@@ -150,6 +150,22 @@ Verdict Engine::run(const config::Config& cfg, const Transaction& t, bool dry_ru
     }
     r.step("allow", "pass", "no <allow> or <deny> matches");
 
+    // The mixed-policy split.
+    if (auto first = state_.first_groups.get(message_id(t)); first && *first != g.name) {
+        const config::GroupCfg* fg = nullptr;
+        for (const auto& other : cfg.groups)
+            if (other.name == *first) fg = &other;
+        if (g.split_recipients || (fg && fg->split_recipients)) {
+            r.step("split", "hit", "the first accepted recipient is in group " + *first);
+            Verdict v = r.decide(Action::defer, Condition::any, "split",
+                                 "group " + g.name + " after a recipient of group " + *first);
+            v.code = 452;
+            v.dsn = "4.5.3";
+            v.text = "Try again in a separate transaction";
+            return v;
+        }
+    }
+
     // The block list: clients caught by a spam trap (or added by the admin).
     if (t.client) {
         if (auto hit = state_.blocks.find(*t.client, g.name)) {
@@ -281,6 +297,15 @@ Verdict Engine::evaluate(const Transaction& t) {
     auto cfg = config();
     Explanation where;  // group and direction only: no trace when enforcing
     Verdict v = run(*cfg, t, false, where);
+    bool refused = !v.shadow && (v.action == Action::reject || v.action == Action::defer ||
+                                 v.action == Action::greylist);
+    if (!refused && t.stage == Stage::rcpt) {
+        for (const auto& g : cfg->groups)
+            if (g.split_recipients) {
+                state_.first_groups.accept(message_id(t), where.group);
+                break;
+            }
+    }
     if ((v.action != Action::none && !v.shadow) || v.quarantine) {
         metrics::get(std::string("policy-") + std::string(action_name(v.action))).inc();
         log::write_qid(log::Level::info, t.queue_id, decision_line(t, where.group, v));

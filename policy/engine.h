@@ -1,8 +1,9 @@
 // policy/engine.h: the SMTP-level check engine that both front ends call: for one recipient
 // (Transaction at RCPT) it finds the direction and the recipient's policy group and runs, in
-// order: global <deny>/<allow>, the group's <deny>/<allow>, the client block list, spam traps,
-// thresholds, then greylisting (through a hook), and builds the reply from the <reject>/<defer>
-// templates. Front ends take it as std::function<Verdict(const Transaction&)>.
+// order: global <deny>/<allow>, the group's <deny>/<allow>, the mixed-policy split
+// (split-recipients: 452 4.5.3 to a recipient of another group than the transaction's first
+// accepted one), the client block list, spam traps, thresholds, then greylisting (through a
+// hook), and builds the reply from the <reject>/<defer> templates. Front ends take it as std::function<Verdict(const Transaction&)>.
 //
 // Owns: the current config snapshot (swapped by set_config(); a call uses the snapshot it
 // started with) and per-rule shadow counters. The state tables (EngineState: block list and
@@ -39,6 +40,7 @@
 #include "lib/clock.h"
 #include "lib/config.h"
 #include "policy/blocklist.h"
+#include "policy/split.h"
 #include "policy/threshold.h"
 #include "policy/transaction.h"
 #include "policy/verdict.h"
@@ -49,9 +51,10 @@ namespace mpp::policy {
 struct EngineState {
     explicit EngineState(Clock& clock, std::size_t max_blocks = Blocklist::kDefaultMaxEntries,
                          std::size_t max_threshold_keys = Thresholds::kDefaultMaxKeys)
-        : blocks(clock, max_blocks), thresholds(clock, max_threshold_keys) {}
+        : blocks(clock, max_blocks), thresholds(clock, max_threshold_keys), first_groups(clock) {}
     Blocklist blocks;
     Thresholds thresholds;
+    FirstGroups first_groups;  // split-recipients
 };
 
 // A threshold crossed by a key with action="warn" (or any action: every crossing is reported

@@ -16,7 +16,8 @@ policy_libpolicy_a_SOURCES = \
 	policy/blocklist.h policy/blocklist.cc \
 	policy/spamtrap.h policy/spamtrap.cc \
 	policy/threshold.h policy/threshold.cc \
-	policy/engine.h policy/engine.cc policy/engine_reply.cc
+	policy/engine.h policy/engine.cc policy/engine_reply.cc \
+	policy/split.h policy/split.cc
 
 # What a program linking the policy library needs besides it.
 POLICY_LIBS = policy/libpolicy.a $(MPP_LIB_LIBS)

@@ -275,6 +275,71 @@ TEST(EngineShadow, ShadowRulesAreLoggedAndCountedNeverEnforced) {
     EXPECT_EQ(engine.shadow_counts()["default/spamtrap"], 1);
 }
 
+TEST(EngineSplit, MixedPolicyTransactionsAreSplit) {
+    FakeClock clock;
+    EngineState state(clock);
+    Engine engine(load(R"X(
+      <group name="strict" split-recipients="yes">
+        <match recipient-domain="strict.example"/>
+        <spamtrap pattern="^trap@"/>
+      </group>
+      <group name="other"><match recipient-domain="other.example"/></group>
+      <group name="default"/>)X"),
+                  clock, state);
+    auto rcpt = [&](const char* to, const char* id) {
+        return engine.evaluate(tx("198.51.100.1", "a@b.example", to, "", id));
+    };
+    // First accepted recipient in "strict": other groups are split off, same group is fine.
+    EXPECT_EQ(rcpt("u1@strict.example", "t1").action, Action::none);
+    EXPECT_EQ(rcpt("u2@strict.example", "t1").action, Action::none);
+    Verdict v = rcpt("u@other.example", "t1");
+    EXPECT_EQ(v.action, Action::defer);
+    EXPECT_EQ(v.code, 452);
+    EXPECT_EQ(v.dsn, "4.5.3");
+    EXPECT_EQ(v.text, "Try again in a separate transaction");
+    EXPECT_EQ(v.check, "split");
+    // First in "other" (no split), then "strict" (split="yes"): split as well.
+    EXPECT_EQ(rcpt("u@other.example", "t2").action, Action::none);
+    EXPECT_EQ(rcpt("u@strict.example", "t2").code, 452);
+    // Neither group asks for it: "other" then "default" mix freely.
+    EXPECT_EQ(rcpt("u@other.example", "t3").action, Action::none);
+    EXPECT_EQ(rcpt("u@plain.example", "t3").action, Action::none);
+    // A refused first recipient does not fix the transaction's group.
+    EXPECT_EQ(rcpt("trap@strict.example", "t4").action, Action::reject);
+    EXPECT_EQ(engine.evaluate(tx("198.51.100.9", "a@b.example", "u@other.example", "", "t4"))
+                  .action,
+              Action::none);
+    // Without a transaction id (no instance, no queue id) nothing is split.
+    auto anon = tx("198.51.100.2", "a@b.example", "u@strict.example");
+    anon.queue_id.clear();
+    EXPECT_EQ(engine.evaluate(anon).action, Action::none);
+    anon.recipient = "u@other.example";
+    EXPECT_EQ(engine.evaluate(anon).action, Action::none);
+    // Forgotten after an hour.
+    clock.advance(std::chrono::hours(1));
+    EXPECT_EQ(engine.evaluate(tx("198.51.100.2", "a@b.example", "u@other.example", "", "t1"))
+                  .action,
+              Action::none);
+}
+
+TEST(EngineSplit, FirstGroupsIsBounded) {
+    FakeClock clock;
+    FirstGroups groups(clock, 2);
+    groups.accept("a", "g1");
+    groups.accept("a", "g2");  // the first stays
+    EXPECT_EQ(groups.get("a"), "g1");
+    groups.accept("b", "g1");
+    groups.accept("c", "g1");
+    EXPECT_EQ(groups.size(), 2u);
+    EXPECT_EQ(groups.get("a"), std::nullopt);  // the oldest went
+    EXPECT_EQ(groups.get("c"), "g1");
+    clock.advance(FirstGroups::kTtl);
+    EXPECT_EQ(groups.get("c"), std::nullopt);
+    groups.accept("c", "g3");  // stale: recorded again, and kept past its old slot
+    groups.accept("d", "g1");
+    EXPECT_EQ(groups.get("c"), "g3");
+}
+
 TEST_F(EngineTest, OtherStagesAndCleanReplies) {
     auto t = tx("198.51.100.1", "a@bad.example", "u@example.com");
     t.stage = Stage::mail;
