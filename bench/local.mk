@@ -2,6 +2,13 @@
 # reported as ratios against a reference measured in the same run; see docs/PERFORMANCE.md.
 EXTRA_DIST += bench/milter_bench.py
 
+# The policy server bench: the load generator and the trivial server that is its ceiling.
+# Built with the rest (so they keep compiling), run only by `make bench`.
+noinst_PROGRAMS += bench/policy-load bench/trivial-policyd
+bench_policy_load_SOURCES = bench/policy_load.cc
+bench_policy_load_LDADD = $(PTHREAD_LIBS)
+bench_trivial_policyd_SOURCES = bench/trivial_policy.cc
+
 bench: all
 	MPP_TOP_SRCDIR='$(abs_top_srcdir)' MPP_TOP_BUILDDIR='$(abs_top_builddir)' \
 	  $(PYTHON3) $(top_srcdir)/bench/milter_bench.py $(BENCH_ARGS)
