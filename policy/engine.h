@@ -70,6 +70,8 @@ struct ThresholdAlert {
     std::vector<std::string> to;  // alert-to, else <alerts to>
 };
 
+// Both hooks are called on the thread that calls evaluate()/explain(), from several threads at
+// once: they must be thread-safe, and must not block (the policy event loop calls them).
 struct EngineHooks {
     // Greylisting seam (policy/greylist.h plugs in here). Called for a recipient whose group has
     // a <greylist> and who is not exempt; returns Action::greylist (or defer) to defer it, else
