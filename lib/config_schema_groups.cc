@@ -238,6 +238,14 @@ Element greylist() {
     b.attr("ipv6-prefix", Type::integer, &GreylistCfg::ipv6_prefix, "64",
            "IPv6 clients are grouped by this prefix.")
         .range(0, 128);
+    b.attr("strip-srs", Type::boolean, &GreylistCfg::strip_srs, "yes",
+           "Key an SRS sender (SRS0=HASH=TT=domain=local@forwarder) as local@domain.");
+    b.attr("strip-batv", Type::boolean, &GreylistCfg::strip_batv, "yes",
+           "Drop a BATV tag (prvs=TAG=local@, btv1==TAG==local@) from the sender.");
+    b.attr("strip-extension", Type::boolean, &GreylistCfg::strip_extension, "yes",
+           "Drop a +extension from the sender's local part.");
+    b.attr("strip-verp", Type::boolean, &GreylistCfg::strip_verp, "yes",
+           "Replace each number that is a whole word of the sender's local part by # (VERP tags).");
     b.attr("exempt", Type::list_refs, &GreylistCfg::exempt, "",
            "Lists whose matches are never greylisted.");
     b.choice("on-error", kGreylistErrors, &GreylistCfg::on_error, "accept",

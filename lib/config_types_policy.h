@@ -104,6 +104,10 @@ struct GreylistCfg {
     int auto_whitelist = 5;  // passes after which a client skips greylisting; 0: never
     int ipv4_prefix = 24;
     int ipv6_prefix = 64;
+    bool strip_srs = true;        // sender normalisation of the key (policy/sender_normalise.h)
+    bool strip_batv = true;
+    bool strip_extension = true;
+    bool strip_verp = true;
     std::vector<Ref> exempt;
     GreylistError on_error = GreylistError::accept;
 };

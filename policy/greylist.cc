@@ -155,10 +155,11 @@ void Greylist::make_room(Shard& s, std::uint32_t now) {
     metrics::get("greylist-evictions").inc(static_cast<std::int64_t>(n));
 }
 
-Greylist::Result Greylist::check(const Transaction& tx, const config::GreylistCfg& cfg) {
+Greylist::Result Greylist::check(const Transaction& tx, const config::GreylistCfg& cfg, bool dry_run) {
     if (!tx.client) {
-        log::info(log::cat("greylist: client ", tx.client_address.empty() ? "unknown" : tx.client_address,
-                           " has no IP address; not greylisted"));
+        if (!dry_run)
+            log::info(log::cat("greylist: client ", tx.client_address.empty() ? "unknown" : tx.client_address,
+                               " has no IP address; not greylisted"));
         return {Outcome::no_client, pass("no client address")};
     }
     const std::uint32_t t = now();
@@ -168,54 +169,60 @@ Greylist::Result Greylist::check(const Transaction& tx, const config::GreylistCf
         std::lock_guard lock(s.mutex);
         auto it = s.networks.find(net);
         if (it != s.networks.end() && it->second.passed && it->second.expires >= t) {
-            it->second.last_seen = t;
-            it->second.expires = add_secs(t, cfg.expire);
-            persist(GreyKind::network, net, &it->second);
+            if (!dry_run) {
+                it->second.last_seen = t;
+                it->second.expires = add_secs(t, cfg.expire);
+                persist(GreyKind::network, net, &it->second);
+            }
             return {Outcome::auto_whitelisted, pass("client network auto-whitelisted")};
         }
     }
 
-    const GreyKey key = triplet_key(net, tx.sender, tx.recipient);
-
+    const GreyKey key = triplet_key(net, tx.sender, tx.recipient, cfg);
     Shard& s = shard_of(key);
     Result result{Outcome::first_seen, {}};
     {
         std::lock_guard lock(s.mutex);
         auto it = s.triplets.find(key);
         if (it != s.triplets.end() && it->second.expires < t) {
+            if (dry_run) return {Outcome::first_seen, defer(secs(cfg.delay), "new triplet (the old one expired)")};
             s.triplets.erase(it);  // the window closed (or the pass expired): start over
             it = s.triplets.end();
         }
         if (it == s.triplets.end()) {
-            make_room(s, t);
-            GreyEntry e;
-            e.first_seen = e.last_seen = t;
-            e.expires = add_secs(t, std::max(cfg.retry_window, cfg.delay));
-            s.triplets.emplace(key, e);
-            persist(GreyKind::triplet, key, &e);
+            if (!dry_run) {
+                make_room(s, t);
+                GreyEntry e;
+                e.first_seen = e.last_seen = t;
+                e.expires = add_secs(t, std::max(cfg.retry_window, cfg.delay));
+                s.triplets.emplace(key, e);
+                persist(GreyKind::triplet, key, &e);
+            }
             return {Outcome::first_seen, defer(secs(cfg.delay), "new triplet")};
         }
-        GreyEntry& e = it->second;
+        GreyEntry e = it->second;
         e.last_seen = t;
+        const std::int64_t waited = std::int64_t{t} - e.first_seen;
         if (e.passed) {
             if (e.count < std::numeric_limits<std::uint16_t>::max()) ++e.count;
             e.expires = add_secs(t, cfg.expire);
-            persist(GreyKind::triplet, key, &e);
-            return {Outcome::passed, pass("triplet passed before")};
-        }
-        const std::int64_t waited = std::int64_t{t} - e.first_seen;
-        if (waited < secs(cfg.delay))
+            result = {Outcome::passed, pass("triplet passed before")};
+        } else if (waited < secs(cfg.delay)) {
             return {Outcome::too_early,
                     defer(secs(cfg.delay) - waited, log::cat("retry too early (", waited, "s after first)"))};
-        e.passed = 1;
-        e.count = 1;
-        e.expires = add_secs(t, cfg.expire);
+        } else {
+            e.passed = 1;
+            e.count = 1;
+            e.expires = add_secs(t, cfg.expire);
+            result.outcome = Outcome::passed_first;
+            result.verdict = pass(log::cat("passed after ", waited, " seconds"));
+            result.verdict.prepend.push_back(log::cat("X-MPP-Greylist: delayed ", waited, " seconds"));
+        }
+        if (dry_run) return result;
+        it->second = e;
         persist(GreyKind::triplet, key, &e);
-        result.outcome = Outcome::passed_first;
-        result.verdict = pass(log::cat("passed after ", waited, " seconds"));
-        result.verdict.prepend.push_back(log::cat("X-MPP-Greylist: delayed ", waited, " seconds"));
     }
-    if (cfg.auto_whitelist > 0) count_pass(net, cfg, t);
+    if (result.outcome == Outcome::passed_first && cfg.auto_whitelist > 0) count_pass(net, cfg, t);
     return result;
 }
 
@@ -245,9 +252,15 @@ void Greylist::count_pass(const GreyKey& net, const config::GreylistCfg& cfg, st
     persist(GreyKind::network, net, &e);
 }
 
-GreyKey Greylist::triplet_key(const GreyKey& net, std::string_view sender, std::string_view recipient) const {
+GreyKey Greylist::triplet_key(const GreyKey& net, std::string_view sender, std::string_view recipient,
+                              const config::GreylistCfg& cfg) {
+    SenderNormalise how;
+    how.srs = cfg.strip_srs;
+    how.batv = cfg.strip_batv;
+    how.extension = cfg.strip_extension;
+    how.verp = cfg.strip_verp;
     std::string material(reinterpret_cast<const char*>(net.data()), net.size());
-    std::string norm = sender.empty() ? std::string("<>") : normalise_sender(sender, options_.normalise);
+    std::string norm = sender.empty() ? std::string("<>") : normalise_sender(sender, how);
     for (int i = 0; i < 4; ++i) material += static_cast<char>(norm.size() >> (8 * i));
     material += norm;
     for (char c : recipient) material += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;

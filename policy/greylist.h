@@ -3,7 +3,9 @@
 //
 // Rules (times from config::GreylistCfg of the recipient's group):
 //   - key: the client address masked to ipv4-prefix/ipv6-prefix, the normalised sender
-//     (sender_normalise.h) and the lower-cased recipient. The null sender is keyed as "<>", so
+//     (sender_normalise.h: always lower case; strip-srs, strip-batv, strip-extension and
+//     strip-verp switch the other steps) and the lower-cased recipient. Changing a prefix or a
+//     strip-* switch changes the keys: the triplets seen before start over. The null sender is keyed as "<>", so
 //     bounces are greylisted per (network, recipient) as postgrey does: a real MTA retries them.
 //   - first sight: defer (450 4.7.1 "Greylisted, try again in N seconds"); a retry before
 //     first_seen + delay: defer with the seconds left; a retry in [first_seen + delay,
@@ -87,7 +89,6 @@ public:
     };
     struct Options {
         std::size_t max_entries = 2'000'000;
-        SenderNormalise normalise;
     };
 
     // `store` (may be null: a volatile table) is loaded by load(), not here.
@@ -95,7 +96,9 @@ public:
 
     // Replays the store into the table (expired entries skipped), then compacts it.
     void load();
-    Result check(const Transaction&, const config::GreylistCfg&);
+    // dry_run (mppctl explain): the same answer, but no state changes, no log line.
+    // The engine's hook (EngineHooks::greylist) is check(...).verdict.
+    Result check(const Transaction&, const config::GreylistCfg&, bool dry_run = false);
     // The timer's work: drop expired entries, compact the store when due, sync it.
     void maintain();
 
@@ -125,7 +128,8 @@ private:
     void count_pass(const GreyKey& net, const config::GreylistCfg&, std::uint32_t now);
     void apply(const GreyRecord&, std::uint32_t now);
     void dump(const GreySink&) const;
-    GreyKey triplet_key(const GreyKey& net, std::string_view sender, std::string_view recipient) const;
+    static GreyKey triplet_key(const GreyKey& net, std::string_view sender, std::string_view recipient,
+                               const config::GreylistCfg&);
     static GreyKey network_key(const IpAddr& client, const config::GreylistCfg&);
     std::optional<GreylistRow> row_locked(const Shard&, GreyKind, const GreyKey&) const;
 

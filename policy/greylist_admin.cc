@@ -64,7 +64,7 @@ GreylistRow make_row(GreyKind kind, const GreyKey& k, const GreyEntry& e) {
 
 std::string Greylist::key_of(const IpAddr& client, std::string_view sender, std::string_view recipient,
                              const config::GreylistCfg& cfg) const {
-    return hex(triplet_key(network_key(client, cfg), sender, recipient));
+    return hex(triplet_key(network_key(client, cfg), sender, recipient, cfg));
 }
 
 std::vector<GreylistRow> Greylist::list(std::size_t limit) const {

@@ -196,28 +196,38 @@ void FileGreylistStore::load(const GreySink& apply) {
     std::uint64_t from = 0;
     std::string snap;
     if (read_file(snapshot_path(), snap)) {
-        std::vector<GreyRecord> records;
-        JournalScan s;
+        // Two passes: check the whole file first, so a corrupt one applies nothing and a good
+        // one is never held twice in memory.
+        std::size_t records = 0;
         bool trailer_ok = false;
-        bool ok = snap.size() >= kHeader && snap.compare(0, 8, kSnapMagic, 8) == 0;
-        if (ok) {
+        auto walk = [&](const GreySink* apply_to) {
+            JournalScan s;
+            records = 0;
+            trailer_ok = false;
             scan_frames(snap, kHeader, s, [&](const std::uint8_t* p, std::size_t n) {
                 if (trailer_ok) return false;  // nothing may follow the trailer
                 if (n == 9 && p[0] == kTrailer) {
-                    trailer_ok = get_le(p + 1, 8) == records.size();
+                    trailer_ok = get_le(p + 1, 8) == records;
                     return trailer_ok;
                 }
                 GreyRecord r;
                 if (!decode(p, n, r)) return false;
-                records.push_back(r);
+                if (apply_to) (*apply_to)(r);
+                ++records;
                 return true;
             });
+            return s;
+        };
+        JournalScan s;
+        bool ok = snap.size() >= kHeader && snap.compare(0, 8, kSnapMagic, 8) == 0;
+        if (ok) {
+            s = walk(nullptr);
             ok = !s.torn && !s.corrupt && trailer_ok;
         }
         if (ok) {
             from = get_le(reinterpret_cast<const std::uint8_t*>(snap.data()) + 8, 8);
-            for (const GreyRecord& r : records) apply(r);
-            log::info(log::cat("greylist: loaded ", records.size(), " entries from ", snapshot_path()));
+            walk(&apply);
+            log::info(log::cat("greylist: loaded ", records, " entries from ", snapshot_path()));
         } else {
             std::string aside = snapshot_path() + ".corrupt";
             ::rename(snapshot_path().c_str(), aside.c_str());
@@ -225,6 +235,8 @@ void FileGreylistStore::load(const GreySink& apply) {
                                 s.stop_offset, "); moved to ", aside, ", starting from the journals"));
             metrics::get("greylist-store-errors").inc();
         }
+        snap.clear();
+        snap.shrink_to_fit();
     }
     std::uint64_t last = from;
     for (std::uint64_t gen : journal_gens(dir_)) {

@@ -104,6 +104,18 @@ TEST_F(GreylistTest, SenderNormalisedRecipientCaseInsensitive) {
     EXPECT_EQ(check("192.0.2.1", "other@x.example", "bob@y.example"), Outcome::first_seen);
 }
 
+TEST_F(GreylistTest, StripSwitchesComeFromTheGroup) {
+    cfg.strip_extension = false;
+    EXPECT_EQ(check("192.0.2.1", "list+a@x.example", "b@y.example"), Outcome::first_seen);
+    clock.advance(seconds(300));
+    EXPECT_EQ(check("192.0.2.1", "list+b@x.example", "b@y.example"), Outcome::first_seen);
+    EXPECT_EQ(check("192.0.2.1", "LIST+a@x.example", "b@y.example"), Outcome::passed_first);
+    cfg.strip_extension = true;
+    EXPECT_EQ(check("192.0.2.1", "list+c@x.example", "b@y.example"), Outcome::first_seen);
+    clock.advance(seconds(300));
+    EXPECT_EQ(check("192.0.2.1", "list+d@x.example", "b@y.example"), Outcome::passed_first);
+}
+
 TEST_F(GreylistTest, NullSenderGreylistedPerRecipient) {
     EXPECT_EQ(check("192.0.2.1", "", "a@y.example"), Outcome::first_seen);
     clock.advance(seconds(300));
@@ -190,7 +202,7 @@ TEST(GreylistBound, EvictsOldestUnpassedFirstAndCounts) {
     FakeClock clock;
     GreylistCfg cfg;
     cfg.auto_whitelist = 0;
-    Greylist grey(clock, Greylist::Options{64, {}});  // 4 per shard
+    Greylist grey(clock, Greylist::Options{64});  // 4 per shard
     auto& evictions = mpp::metrics::get("greylist-evictions");
     const auto before = evictions.get();
     grey.check(tx("192.0.2.1", "keep@x.example", "k1@y.example"), cfg);
@@ -218,7 +230,7 @@ TEST(GreylistBound, ExpiredEntriesGoBeforeLiveOnes) {
     FakeClock clock;
     GreylistCfg cfg;
     cfg.auto_whitelist = 0;
-    Greylist grey(clock, Greylist::Options{16, {}});  // 1 per shard
+    Greylist grey(clock, Greylist::Options{16});  // 1 per shard
     auto& evictions = mpp::metrics::get("greylist-evictions");
     for (int i = 0; i < 50; ++i) {
         std::string r = "old" + std::to_string(i) + "@y.example";
@@ -244,6 +256,25 @@ TEST_F(GreylistTest, MaintainDropsExpired) {
     clock.advance(seconds(1));
     grey.maintain();
     EXPECT_EQ(grey.size(), 0u);
+}
+
+TEST_F(GreylistTest, DryRunAnswersWithoutChangingState) {
+    auto r = grey.check(tx("192.0.2.1", "a@x.example", "b@y.example"), cfg, true);
+    EXPECT_EQ(r.outcome, Outcome::first_seen);
+    EXPECT_EQ(r.verdict.action, Action::greylist);
+    EXPECT_EQ(grey.size(), 0u);
+    check("192.0.2.1", "a@x.example", "b@y.example");
+    clock.advance(seconds(300));
+    r = grey.check(tx("192.0.2.1", "a@x.example", "b@y.example"), cfg, true);
+    EXPECT_EQ(r.outcome, Outcome::passed_first);
+    EXPECT_EQ(r.verdict.prepend.size(), 1u);
+    EXPECT_EQ(check("192.0.2.1", "a@x.example", "b@y.example"), Outcome::passed_first);  // still
+    auto net = grey.show("net:192.0.2.0");
+    ASSERT_TRUE(net);
+    EXPECT_EQ(net->entry.count, 1);  // the real pass counted, the dry run did not
+    clock.advance(seconds(35 * 86400 + 1));
+    EXPECT_EQ(grey.check(tx("192.0.2.1", "a@x.example", "b@y.example"), cfg, true).outcome, Outcome::first_seen);
+    EXPECT_EQ(grey.size(), 2u);  // the expired triplet and network are left for maintain()
 }
 
 TEST_F(GreylistTest, AdminListShowDeleteFlush) {
@@ -280,7 +311,7 @@ TEST(GreylistStoreFailure, FollowsOnError) {
 TEST(GreylistThreads, ManyThreadsOneTable) {
     FakeClock clock;
     GreylistCfg cfg;
-    Greylist grey(clock, Greylist::Options{4096, {}});
+    Greylist grey(clock, Greylist::Options{4096});
     std::vector<std::thread> threads;
     for (int th = 0; th < 8; ++th) {
         threads.emplace_back([&, th] {
@@ -314,7 +345,7 @@ TEST(GreylistMemory, MemoryPerEntry) {
     const std::size_t n = 200000;
     const auto before = mallinfo2().uordblks;
     {
-        Greylist grey(clock, Greylist::Options{2 * n, {}});
+        Greylist grey(clock, Greylist::Options{2 * n});
         Transaction t = tx("192.0.2.1", "a@x.example", "");
         for (std::size_t i = 0; i < n; ++i) {
             t.recipient = "user" + std::to_string(i) + "@y.example";
