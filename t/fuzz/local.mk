@@ -9,10 +9,10 @@
 # reproducers there too (remove them by hand); copy the interesting ones into
 # t/fuzz/corpus/NAME/.
 # A new target: add NAME to FUZZ_TARGETS, a NAME_replay program and a NAME_fuzz rule below.
-FUZZ_TARGETS = config address
+FUZZ_TARGETS = config address greylist_journal
 
-check_PROGRAMS += t/fuzz/config_replay t/fuzz/address_replay
-TESTS += t/fuzz/config_replay t/fuzz/address_replay
+check_PROGRAMS += t/fuzz/config_replay t/fuzz/address_replay t/fuzz/greylist_journal_replay
+TESTS += t/fuzz/config_replay t/fuzz/address_replay t/fuzz/greylist_journal_replay
 EXTRA_DIST += t/fuzz/corpus
 
 t_fuzz_config_replay_SOURCES = t/fuzz/config_fuzz.cc t/fuzz/replay_main.cc
@@ -22,6 +22,10 @@ t_fuzz_config_replay_LDADD = $(MPP_LIB_LIBS)
 t_fuzz_address_replay_SOURCES = t/fuzz/address_fuzz.cc t/fuzz/replay_main.cc
 t_fuzz_address_replay_CPPFLAGS = $(AM_CPPFLAGS) -DMPP_FUZZ_CORPUS='"address"' -DMPP_FUZZ_SRCDIR='"$(abs_top_srcdir)"'
 t_fuzz_address_replay_LDADD = $(MPP_LIB_LIBS)
+
+t_fuzz_greylist_journal_replay_SOURCES = t/fuzz/greylist_journal_fuzz.cc t/fuzz/replay_main.cc
+t_fuzz_greylist_journal_replay_CPPFLAGS = $(AM_CPPFLAGS) -DMPP_FUZZ_CORPUS='"greylist_journal"' -DMPP_FUZZ_SRCDIR='"$(abs_top_srcdir)"'
+t_fuzz_greylist_journal_replay_LDADD = $(POLICY_LIBS)
 
 # The fuzzers proper: clang only, outside automake's compiler choice.
 FUZZ_CXX = clang++
@@ -45,7 +49,14 @@ t/fuzz/address_fuzz: $(srcdir)/t/fuzz/address_fuzz.cc $(FUZZ_PARSER_SRC)
 	$(AM_V_GEN)$(MKDIR_P) t/fuzz && $(FUZZ_CXX) $(FUZZ_CXXFLAGS) $(FUZZ_CPPFLAGS) -o $@ \
 	  $(srcdir)/t/fuzz/address_fuzz.cc $(FUZZ_PARSER_SRC) $(FUZZ_LIBS)
 
-fuzz: t/fuzz/config_fuzz t/fuzz/address_fuzz
+FUZZ_GREYLIST_SRC = $(srcdir)/policy/greylist_store.cc $(srcdir)/policy/sender_normalise.cc \
+	$(srcdir)/lib/log.cc $(srcdir)/lib/metrics.cc
+
+t/fuzz/greylist_journal_fuzz: $(srcdir)/t/fuzz/greylist_journal_fuzz.cc $(FUZZ_GREYLIST_SRC)
+	$(AM_V_GEN)$(MKDIR_P) t/fuzz && $(FUZZ_CXX) $(FUZZ_CXXFLAGS) $(FUZZ_CPPFLAGS) -o $@ \
+	  $(srcdir)/t/fuzz/greylist_journal_fuzz.cc $(FUZZ_GREYLIST_SRC)
+
+fuzz: t/fuzz/config_fuzz t/fuzz/address_fuzz t/fuzz/greylist_journal_fuzz
 
 fuzz-run: fuzz
 	@for t in $(FUZZ_TARGETS); do \
@@ -55,6 +66,6 @@ fuzz-run: fuzz
 	    t/fuzz/work-$$t $(srcdir)/t/fuzz/corpus/$$t || exit 1; \
 	done
 
-CLEANFILES += t/fuzz/config_fuzz t/fuzz/address_fuzz
+CLEANFILES += t/fuzz/config_fuzz t/fuzz/address_fuzz t/fuzz/greylist_journal_fuzz
 
 .PHONY: fuzz fuzz-run
