@@ -223,10 +223,15 @@ private:
 // greylist (whatever its client-network prefix or sender normalisation).
 
 std::string make_request(uint64_t k, uint64_t instance) {
+    // The client's /24 is spread over about 14.5 million networks (first octet 1..223 but 127),
+    // so a new triplet rarely lands in a network a greylist has seen (or auto-whitelisted).
     const uint64_t h = k * 0x9E3779B97F4A7C15ull;
+    const uint64_t net = (h >> 20) % (222ull << 16);
+    unsigned first = unsigned(1 + (net >> 16));
+    if (first >= 127) ++first;
     char addr[32];
-    std::snprintf(addr, sizeof addr, "10.%u.%u.%u", unsigned((h >> 40) & 255), unsigned((h >> 48) & 255),
-                  unsigned(1 + ((h >> 56) % 254)));
+    std::snprintf(addr, sizeof addr, "%u.%u.%u.%u", first, unsigned((net >> 8) & 255), unsigned(net & 255),
+                  unsigned(1 + (k % 254)));
     std::string r;
     r.reserve(512);
     r += "request=smtpd_access_policy\nprotocol_state=RCPT\nprotocol_name=ESMTP\n";
