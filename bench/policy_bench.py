@@ -12,8 +12,9 @@ answered) and the ratios mppd/trivial and mppd/postgrey per concurrency, then mp
 a number of distinct triplets. The load generator shares the cores with the servers, so the
 ratios within one run are the figures that matter.
 
-Every server is started from scratch in this run: the same seed gives each server the same
-sequence of triplets, so greylist state grows the same way in each. Everything started is
+Every server is started from scratch in this run and gets the same sequences of triplets (one
+seed per concurrency, the same for every server; the concurrencies never share a triplet), so
+greylist state grows the same way in each. Everything started is
 stopped at exit, also on SIGINT/SIGTERM.
 
 Usage (from the build dir or with MPP_TOP_BUILDDIR set; as root mppd runs as nobody):
@@ -73,12 +74,19 @@ def vm_rss_kb(pid):
     raise BenchError("no VmRSS for pid %d" % pid)
 
 
-def run_load(load, target, connections, args, requests=None, new_ratio=None):
+def cell_seed(args, connections):
+    """The seed of the cells at this concurrency: the same for every server, different for each
+    concurrency, so that a "new" triplet of one cell was not sent in an earlier cell."""
+    return args.seed * 100000 + connections
+
+
+def run_load(load, target, connections, args, requests=None, new_ratio=None, seed=None):
     """One policy-load run: its CSV row as a dict. Errors in the run are kept in the row (exit
     status 1); anything else (no answer at all, bad usage, no output) raises."""
+    seed = cell_seed(args, connections) if seed is None else seed
     argv = [load, "--target", target, "--connections", str(connections),
             "--new-ratio", str(args.new_ratio if new_ratio is None else new_ratio),
-            "--pool", str(args.pool), "--seed", str(args.seed), "--timeout", str(args.timeout),
+            "--pool", str(args.pool), "--seed", str(seed), "--timeout", str(args.timeout),
             "--csv"]
     argv += ["--requests", str(requests)] if requests else ["--duration", str(args.duration)]
     r = subprocess.run(argv, capture_output=True, text=True,
@@ -160,7 +168,8 @@ def main():
     p.add_argument("-c", "--connections", default="1,16,128", help="concurrencies (1,16,128)")
     p.add_argument("--new-ratio", type=float, default=0.2, help="share of never-seen triplets (0.2)")
     p.add_argument("--pool", type=int, default=10000, help="repeated triplets drawn from (10000)")
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=int, default=1,
+                   help="0..80; a cell at C connections uses SEED*100000+C (1)")
     p.add_argument("--greylist-delay", type=int, default=1,
                    help="greylist delay of mppd and postgrey, seconds (1)")
     p.add_argument("--rss-triplets", type=int, default=100000,
@@ -170,6 +179,8 @@ def main():
     p.add_argument("--csv", metavar="FILE", help="also write every cell's row to FILE")
     args = p.parse_args()
     conc = [int(c) for c in args.connections.split(",") if c]
+    if not 0 <= args.seed <= 80 or any(not 1 <= c <= 10000 for c in conc):
+        sys.exit("policy_bench: --seed wants 0..80 and --connections 1..10000")
 
     load = mpptest.build_path("bench", "policy-load")
     trivial_tool = mpptest.build_path("bench", "trivial-policyd")
@@ -202,7 +213,8 @@ def main():
         rss = None
         if args.rss_triplets > 0:
             before = vm_rss_kb(mppd_proc.pid)
-            rrow = run_load(load, mppd_target, 16, args, requests=args.rss_triplets, new_ratio=1.0)
+            rrow = run_load(load, mppd_target, 16, args, requests=args.rss_triplets, new_ratio=1.0,
+                            seed=args.seed * 100000 + 99999)
             after = vm_rss_kb(mppd_proc.pid)
             rss = (before, after, rrow)
         mppd.stop()

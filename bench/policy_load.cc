@@ -109,7 +109,7 @@ Options parse_args(int argc, char** argv) {
         else if (a == "--requests") o.requests = parse_u64("--requests", value(), 1, UINT64_MAX / 2);
         else if (a == "--new-ratio") o.new_ratio = parse_double("--new-ratio", value(), 0, 1);
         else if (a == "--pool") o.pool = size_t(parse_u64("--pool", value(), 1, 100000000));
-        else if (a == "--seed") o.seed = parse_u64("--seed", value(), 0, UINT64_MAX);
+        else if (a == "--seed") o.seed = parse_u64("--seed", value(), 0, (uint64_t(1) << 23) - 1);
         else if (a == "--timeout") o.timeout = parse_double("--timeout", value(), 0.001, 3600);
         else if (a == "--csv") o.csv = true;
         else if (a == "--csv-header") o.csv_header = true;
@@ -218,7 +218,9 @@ private:
 };
 
 // ---- triplets --------------------------------------------------------------------------------
-// Triplet id k (unique over the run: thread t makes ids t, t+T, t+2T...) gives a client address,
+// Triplet id k (unique over the run: thread t makes ids seed<<40 + t, + t+T, + t+2T...; runs with
+// different seeds never share a triplet, runs with the same seed start with the same ones) gives
+// a client address,
 // sender and recipient; the sender carries k, so two ids are two different triplets for any
 // greylist (whatever its client-network prefix or sender normalisation).
 
@@ -348,7 +350,7 @@ private:
             std::uniform_int_distribution<size_t> pick(0, pool_.size() - 1);
             return pool_[pick(rng_)];
         }
-        const uint64_t k = next_new_++ * uint64_t(nthreads_) + uint64_t(index_);
+        const uint64_t k = (opt_.seed << 40) + next_new_++ * uint64_t(nthreads_) + uint64_t(index_);
         if (pool_.size() < pool_cap_) {
             pool_.push_back(k);
         } else {
