@@ -252,7 +252,7 @@ Element networks() {
     Builder<NetworksCfg, Config> b(
         "networks", "mppd", Mult::optional,
         "Which clients are ours: mail from them is outbound, all other mail inbound.");
-    b.in(&Config::networks).built(false, "direction detection");
+    b.in(&Config::networks).built(true, "");
     b.attr("internal", Type::net_match, &NetworksCfg::internal, "127.0.0.0/8 ::1",
            "Internal networks (CIDR) and/or names of cidr lists.");
     b.attr("authenticated-outbound", Type::boolean, &NetworksCfg::authenticated_outbound, "yes",

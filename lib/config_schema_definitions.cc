@@ -91,7 +91,7 @@ Element list() {
                                "A named list of networks, addresses, domains or regexes, referred "
                                "to by name from <match>, exempt and other attributes.");
     b.in(&Config::lists)
-        .built(false, "list matching")
+        .built(true, "")
         .text_entries(
             "Whitespace-separated entries: networks (cidr), address patterns (address), domains or "
             "*.domain (domain), "
@@ -234,7 +234,7 @@ Element global_access(bool allow) {
                                         "of every group except virus scanning."
                                       : "Mail matching it (all attributes given) is rejected "
                                         "(condition deny) as early as possible.");
-    b.in(allow ? &Config::allow : &Config::deny).built(false, "allow/deny matching");
+    b.in(allow ? &Config::allow : &Config::deny).built(true, "");
     Element e = b.done();
     add_match_attrs(e);
     require_some_match(e);

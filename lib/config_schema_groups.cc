@@ -177,7 +177,7 @@ Element group() {
     Builder<GroupCfg, Config> b(
         "group", "mppd", Mult::many,
         "A policy group: the recipients it applies to (<match>) and the checks they get.");
-    b.in(&Config::groups).built(false, "policy-group matching");
+    b.in(&Config::groups).built(true, "");
     b.attr("name", Type::name, &GroupCfg::name, "",
            "Name in logs and records; unique; \"default\" is the fallback group.")
         .require();
@@ -195,7 +195,7 @@ Element match() {
                                   "Who the group applies to: every attribute given must match "
                                   "(AND); several <match> elements are alternatives (OR). "
                                   "An empty <match/> matches all mail.");
-    b.in(&GroupCfg::matches).built(false, "policy-group matching");
+    b.in(&GroupCfg::matches).built(true, "");
     Element e = b.done();
     add_match_attrs(e);
     return e;
@@ -206,7 +206,7 @@ Element group_access(bool allow) {
         allow ? "allow" : "deny", "group", Mult::many,
         allow ? "Mail of this group matching it skips the group's checks except virus scanning."
               : "Mail of this group matching it is rejected (condition deny).");
-    b.in(allow ? &GroupCfg::allow : &GroupCfg::deny).built(false, "allow/deny matching");
+    b.in(allow ? &GroupCfg::allow : &GroupCfg::deny).built(true, "");
     Element e = b.done();
     add_match_attrs(e);
     require_some_match(e);
@@ -217,7 +217,7 @@ Element greylist() {
     Builder<GreylistCfg, GroupCfg> b("greylist", "group", Mult::optional,
                                      "Greylisting: the first attempt of an unknown (client "
                                      "network, sender, recipient) triplet is deferred.");
-    b.in(&GroupCfg::greylist).built(false, "greylisting");
+    b.in(&GroupCfg::greylist).built(true, "");
     b.attr("enabled", Type::boolean, &GreylistCfg::enabled, "yes",
            "no: switch off an inherited greylist.");
     b.attr("delay", Type::duration, &GreylistCfg::delay, "5m",
@@ -263,7 +263,7 @@ Element threshold() {
         "A rate threshold with auto-blacklisting: a key (client, SASL user, sender, subject) that "
         "sends at least `messages` "
         "messages and/or `spams` spams within `period` gets `action` for `block-for`.");
-    b.in(&GroupCfg::thresholds).built(false, "threshold checking");
+    b.in(&GroupCfg::thresholds).built(true, "");
     b.attr("name", Type::name, &ThresholdCfg::name, "",
            "Name in logs, alerts and mppctl. Empty: threshold-LINE.");
     b.attr("messages", Type::integer, &ThresholdCfg::messages, "0",
@@ -301,7 +301,7 @@ Element spamtrap() {
     Builder<SpamtrapCfg, GroupCfg> b("spamtrap", "group", Mult::many,
                                      "A spam trap: a client that sends to a recipient matching the "
                                      "pattern is blocked for block-for.");
-    b.in(&GroupCfg::spamtraps).built(false, "spam-trap checking");
+    b.in(&GroupCfg::spamtraps).built(true, "");
     b.attr("pattern", Type::regex, &SpamtrapCfg::pattern, "", "Regex over the recipient address.")
         .require();
     b.choice("scope", kTrapScopes, &SpamtrapCfg::scope, "group",

@@ -29,7 +29,7 @@ Element reply_element(bool reject, std::string_view parent, std::vector<ReplyCfg
         reject ? "reject" : "defer", parent, Mult::many,
         reject ? "The permanent (5xx) SMTP reply for a condition; the text is a template."
                : "The temporary (4xx) SMTP reply for a condition; the text is a template.");
-    b.in(member).built(false, "reply customisation");
+    b.in(member).built(true, "");
     b.text(Text::template_text, &ReplyCfg::text,
            "Reply text; %MACRO%s: GROUP REASON QUEUEID CLIENT_IP CLIENT_NAME HELO SENDER RECIPIENT "
            "CHECK SCORE VIRUS RBL DELAY. "

@@ -116,11 +116,23 @@ bool Daemon::setup(std::string* error) {
     if (run_as_.switch_user && !pidfile_.empty() && ::chown(pidfile_.c_str(), run_as_.uid, run_as_.gid) != 0)
         log::warning("cannot give the pidfile to the daemon user; it may stay after exit");
     if (!drop_privileges(run_as_, error)) return false;
+    checks_ = std::make_unique<policy::Checks>(cfg, cfg->daemon.state_dir);
+    if (!cfg->policy_server.enabled)
+        for (const auto& g : cfg->groups)
+            if (g.greylist || !g.thresholds.empty() || !g.spamtraps.empty()) {
+                log::warning("the SMTP-level checks (greylist, thresholds, spam traps) run in the "
+                             "policy server only in this version, and <policy-server> is off: "
+                             "they have no effect");
+                break;
+            }
 
     sighup_.reset(evsignal_new(base_.get(), SIGHUP, &Daemon::on_signal, this));
     sigterm_.reset(evsignal_new(base_.get(), SIGTERM, &Daemon::on_signal, this));
     sigint_.reset(evsignal_new(base_.get(), SIGINT, &Daemon::on_signal, this));
     stop_timer_.reset(event_new(base_.get(), -1, EV_PERSIST, &Daemon::on_stop_timer, this));
+    maintain_timer_.reset(event_new(base_.get(), -1, EV_PERSIST, &Daemon::on_maintain_timer, this));
+    timeval every{kMaintainEvery.count(), 0};
+    event_add(maintain_timer_.get(), &every);
     for (event* e : {sighup_.get(), sigterm_.get(), sigint_.get()}) event_add(e, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
     return true;
@@ -130,13 +142,10 @@ bool Daemon::setup(std::string* error) {
 bool Daemon::open_policy_server(const config::Config& cfg, std::string* error) {
     auto spec = SocketSpec::parse_listen(cfg.policy_server.listen, error);
     if (!spec) return false;
-    // Until the check engine is plugged in, every request gets the empty verdict: DUNNO, or OK
-    // with standalone="yes". Each request pins the snapshot current when it arrives (a reload
-    // gives later requests the new one); the engine will take it from here.
-    auto evaluate = [this](const policy::Transaction&) {
-        auto snapshot = holder_.current();
-        (void)snapshot;
-        return policy::Verdict{};
+    // The checks are built after the privilege drop (their state files belong to the daemon
+    // user), before the loop runs: no request can arrive without them.
+    auto evaluate = [this](const policy::Transaction& t) {
+        return checks_ ? checks_->evaluate(t) : policy::Verdict{};
     };
     policy_ = policy::PolicyServer::open(base_.get(), *spec, policy_settings(cfg.policy_server),
                                          evaluate, run_as_.uid, run_as_.gid, error);
@@ -169,6 +178,7 @@ int Daemon::run() {
 
     event_base_dispatch(base_.get());
 
+    if (checks_) checks_->maintain();  // the greylist's last changes reach the disk
     log::info(sessions_left_ ? "stopped with sessions still open" : "stopped");
     // smfi_main returns once libmilter's listener sees the stop (woken by MilterRunner::stop).
     for (int i = 0; i < 20 && milter_ && !milter_->finished(); ++i)
@@ -265,6 +275,7 @@ control::Response Daemon::reload(const std::string& why) {
         now->policy_server.enabled != old->policy_server.enabled)
         log::warning("reload: socket and user changes take effect at the next restart");
     if (policy_) policy_->update(policy_settings(now->policy_server));
+    if (checks_) checks_->set_config(now);
     r.ok = true;
     r.status_text = "revision " + now->revision + " loaded";
     return r;
@@ -307,6 +318,15 @@ void Daemon::on_signal(evutil_socket_t sig, short, void* arg) {
             self->begin_stop(sig == SIGTERM ? "SIGTERM" : "SIGINT");
     } catch (const std::exception& e) {
         log::error(log::cat("signal ", sig, ": internal error: ", e.what()));
+    }
+}
+
+void Daemon::on_maintain_timer(evutil_socket_t, short, void* arg) {
+    try {
+        auto* self = static_cast<Daemon*>(arg);
+        if (self->checks_) self->checks_->maintain();
+    } catch (const std::exception& e) {
+        log::error(log::cat("maintenance: internal error: ", e.what()));
     }
 }
 

@@ -3,10 +3,10 @@
 noinst_LIBRARIES += policy/libpolicy.a
 policy_libpolicy_a_CPPFLAGS = $(AM_CPPFLAGS) $(LIBEVENT_CFLAGS) $(PCRE2_CFLAGS)
 policy_libpolicy_a_SOURCES = \
+	policy/transaction.h \
 	policy/policy_request.h policy/policy_request.cc \
 	policy/policy_reply.h policy/policy_reply.cc \
 	policy/policy_server.h policy/policy_server.cc \
-	policy/transaction.h \
 	policy/verdict.h policy/verdict.cc \
 	policy/sender_normalise.h policy/sender_normalise.cc \
 	policy/greylist.h policy/greylist.cc policy/greylist_admin.cc \
@@ -17,7 +17,8 @@ policy_libpolicy_a_SOURCES = \
 	policy/spamtrap.h policy/spamtrap.cc \
 	policy/threshold.h policy/threshold.cc \
 	policy/engine.h policy/engine.cc policy/engine_reply.cc \
-	policy/split.h policy/split.cc
+	policy/split.h policy/split.cc \
+	policy/checks.h policy/checks.cc
 
 # What a program linking the policy library needs besides it.
 POLICY_LIBS = policy/libpolicy.a $(MPP_LIB_LIBS)

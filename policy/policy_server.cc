@@ -312,7 +312,9 @@ void PolicyServer::answer(Conn* c) {
         if (!v.check.empty()) line += " check=" + v.check;
         if (!v.reason.empty()) line += " reason=" + quoted(v.reason);
         if (v.shadow) line += log::cat(" shadow=", action_name(v.action));
-        log::write_qid(log::Level::info, req.queue_id, line);
+        // The engine logs each decision (one line per decision); this one, with the reply as
+        // sent, is for debugging the protocol.
+        log::write_qid(log::Level::debug, req.queue_id, line);
     }
     if (const auto dropped = dropped_prepends(v, standalone); dropped > 0)
         log::write_qid(log::Level::debug, req.queue_id,

@@ -25,7 +25,9 @@ TEST(ConfigSchema, BuiltElementsAreTheDaemonOnes) {
     for (const auto& e : elements())
         if (e.built) built.insert(std::string(e.name));
     EXPECT_EQ(built, (std::set<std::string>{"mppd", "daemon", "log", "milter", "policy-server",
-                                          "control"}));
+                                          "control", "networks", "list", "allow", "deny",
+                                          "reject", "defer", "group", "match", "greylist",
+                                          "threshold", "spamtrap"}));
 }
 
 TEST(ConfigSchema, ElementsAreFoundByParent) {

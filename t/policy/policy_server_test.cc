@@ -226,7 +226,10 @@ TEST(PolicyServer, MalformedGetsNoReplyAndOthersAreServed) {
     const std::vector<std::pair<const char*, std::string>> shapes = {
         {"oversize line", "request=smtpd_access_policy\nx=" + std::string(9000, 'a') + "\n\n"},
         {"garbage", "GET / HTTP/1.0\r\n\r\n"},
-        {"NUL", std::string("request=smtpd_access_policy\nsender=a\0b\n\n", 42)},
+        {"NUL", [] {
+             static const char with_nul[] = "request=smtpd_access_policy\nsender=a\0b\n\n";
+             return std::string(with_nul, sizeof with_nul - 1);
+         }()},
         {"no request", "protocol_state=RCPT\n\n"},
         {"bare CR", "request=smtpd_access_policy\rprotocol_state=RCPT\n\n"},
     };
