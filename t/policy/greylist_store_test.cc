@@ -12,6 +12,7 @@
 
 #include "lib/metrics.h"
 #include "policy/greylist.h"
+#include "t/policy/policy_test_util.h"
 
 namespace {
 
@@ -27,14 +28,7 @@ using mpp::policy::Transaction;
 using Outcome = Greylist::Outcome;
 using std::chrono::seconds;
 
-Transaction tx(const char* client, const char* sender, const char* rcpt) {
-    Transaction t;
-    t.client = IpAddr::parse(client);
-    t.client_address = client;
-    t.sender = sender;
-    t.recipient = rcpt;
-    return t;
-}
+using mpp::policy::test::tx;
 
 std::string slurp(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "lib/metrics.h"
+#include "t/policy/policy_test_util.h"
 
 namespace {
 
@@ -22,14 +23,7 @@ using mpp::policy::Transaction;
 using Outcome = Greylist::Outcome;
 using std::chrono::seconds;
 
-Transaction tx(const char* client, const char* sender, const char* rcpt) {
-    Transaction t;
-    t.client = IpAddr::parse(client);
-    t.client_address = client;
-    t.sender = sender;
-    t.recipient = rcpt;
-    return t;
-}
+using mpp::policy::test::tx;
 
 struct GreylistTest : ::testing::Test {
     FakeClock clock;
