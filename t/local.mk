@@ -46,6 +46,7 @@ t_milter_tests_LDADD = t/libgtesttap.a $(MILTERFRONT_LIBS) $(GTEST_LDADD)
 TESTS += \
 	t/integration/daemon_lifecycle.py \
 	t/integration/graceful_stop.py \
+	t/integration/postfix_policy.py \
 	t/integration/postfix_milter.py
 EXTRA_DIST += \
 	t/integration/mpptest/__init__.py \
@@ -58,6 +59,7 @@ EXTRA_DIST += \
 	t/integration/mpptest/milterclient.py \
 	t/integration/daemon_lifecycle.py \
 	t/integration/graceful_stop.py \
+	t/integration/postfix_policy.py \
 	t/integration/postfix_milter.py
 
 # Fuzz targets; their corpora replay in make check.

@@ -1,0 +1,257 @@
+#!/usr/bin/env python3
+"""postfix_policy: mppd as the policy service (check_policy_service) of a real (private) Postfix.
+
+A private Postfix on a loopback port asks mppd's policy server first in
+smtpd_recipient_restrictions and relays what it accepts to an SMTP sink of this test. mppd's
+default group greylists (delay 2s) and has a spam trap (^trap@example\\.net$, block-for 1h).
+Every SMTP session pretends a client address with XCLIENT, so one test covers several clients:
+  (a) greylisting: first attempt 450 4.7.1 at RCPT with mppd's decision line, an immediate retry
+      450 again, a retry after the delay 250, delivered with Postfix prepending
+      "X-MPP-Greylist: delayed N seconds";
+  (b) spam trap: the trap recipient gets 550 5.7.1, then the same client is refused (550) for a
+      normal recipient while another client is not;
+  (c) restart on the same state-dir: the triplet that passed in (a) passes at once, a new
+      triplet is still greylisted (the greylist is persisted);
+  (d) mppd stopped: Postfix applies smtpd_policy_service_default_action = DUNNO and accepts the
+      message. This is the opposite of the milter (milter_default_action = tempfail, see
+      postfix_milter.py): with DUNNO an unreachable policy service lets mail through unchecked
+      by the policy checks. smtpd_milters is left empty here so that only the policy service
+      decides.
+The greylist delay is the one wait of this test that is not a synchronisation: waiting past the
+delay is what is tested.
+
+Needs root (Postfix runs its daemons as user postfix) and Postfix installed.
+Run alone: MPP_TOP_BUILDDIR=<build dir> MPP_TOP_SRCDIR=<source dir> python3 postfix_policy.py
+"""
+
+import os
+import re
+import smtplib
+import sys
+import time
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mpptest  # noqa: E402
+
+GREYLIST_DELAY = 2  # seconds, as configured below
+TRAP = "trap@example.net"
+
+GROUP = ('  <group name="default">\n'
+         '    <greylist delay="%ds" retry-window="1h"/>\n'
+         '    <spamtrap pattern="^trap@example\\.net$" block-for="1h"/>\n'
+         '  </group>\n') % GREYLIST_DELAY
+
+
+def message(sender, rcpt, subject, msgid):
+    return ("Date: Mon, 2 Mar 2026 10:00:00 +0000\r\n"
+            "From: <%s>\r\n"
+            "To: <%s>\r\n"
+            "Subject: %s\r\n"
+            "Message-ID: <%s>\r\n"
+            "\r\n"
+            "Hello.\r\n") % (sender, rcpt, subject, msgid)
+
+
+class Session:
+    """One SMTP session with a pretended client (XCLIENT ADDR=... NAME=...). Every command's
+    reply is kept in self.log; the methods return (code, text)."""
+
+    def __init__(self, port, addr, name):
+        self.log = []
+        self.s = smtplib.SMTP(mpptest.LOOPBACK, port, local_hostname="submit.example", timeout=30)
+        self.step("ehlo", self.s.ehlo)
+        self.xclient = self.step("xclient", lambda: self.s.docmd("XCLIENT", "ADDR=%s NAME=%s" % (addr, name)))
+        if self.xclient[0] == 220:
+            self.step("ehlo", lambda: self.s.ehlo(name))
+
+    def step(self, what, fn):
+        code, text = fn()
+        text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+        self.log.append((what, code, text))
+        return code, text
+
+    def mail(self, sender):
+        return self.step("mail", lambda: self.s.mail(sender))
+
+    def rcpt(self, rcpt):
+        return self.step("rcpt", lambda: self.s.rcpt(rcpt))
+
+    def data(self, text):
+        return self.step("data", lambda: self.s.data(text.encode("ascii")))
+
+    def close(self):
+        try:
+            self.s.quit()
+        except (smtplib.SMTPException, OSError):
+            pass
+
+    def __repr__(self):
+        return "\n".join("%s: %s %s" % e for e in self.log)
+
+
+def attempt(t, port, addr, name, sender, rcpt, deliver=None):
+    """MAIL, RCPT and (when RCPT got 250 and deliver is a message text) DATA from a pretended
+    client. Returns (rcpt code, rcpt text, data code or None, session)."""
+    s = Session(port, addr, name)
+    try:
+        if s.xclient[0] != 220:
+            return None, "", None, s
+        code, _ = s.mail(sender)
+        if code != 250:
+            return None, "", None, s
+        rc, rt = s.rcpt(rcpt)
+        dc = None
+        if rc == 250 and deliver is not None:
+            dc, _ = s.data(deliver)
+        return rc, rt, dc, s
+    finally:
+        s.close()
+
+
+def expect(t, got, want, name, diag=None):
+    """t.eq with the session transcript (or other text) as diagnostic when it fails."""
+    return t.ok(got == want, name, lambda: "got:  %r\nwant: %r%s" % (got, want, "\n%s" % diag if diag else ""))
+
+
+def by_msgid(msgid):
+    return lambda m: ("Message-ID: <%s>" % msgid).encode() in m.data
+
+
+def header(data, name):
+    head = data.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
+    m = re.search(r"(?mi)^%s:[ \t]*(.*)$" % re.escape(name), head)
+    return m.group(1).strip() if m else None
+
+
+def start_mppd(t, d, what):
+    p = d.start()
+    ok = d.wait_ready() and mpptest.wait_for_port(d.policy_port, timeout=10)
+    return t.ok(ok, what, lambda: "exit %r\n%s" % (p.poll(), mpptest.read_file(t.path("mppd.err"))))
+
+
+def main(t):
+    t.require_root("a private Postfix")
+    t.require_tool("postfix")
+    d = mpptest.Mppd(t)
+    if not os.access(d.mppd, os.X_OK):
+        t.bail_out("%s not built (MPP_TOP_BUILDDIR=%s)" % (d.mppd, mpptest.TOP_BUILDDIR))
+    started = time.monotonic()
+    pid = os.getpid()
+
+    sink = mpptest.start_sink(t)
+    t.write(d.conf, d.config(extra=GROUP))
+    if not start_mppd(t, d, "mppd starts with a greylist and a spam trap in group default"):
+        return
+    restrictions = ("check_policy_service inet:127.0.0.1:%d, permit_mynetworks, "
+                    "reject_unauth_destination" % d.policy_port)
+    pf = mpptest.Postfix(t, t.free_port(), sink.port, extra_main={
+        "smtpd_recipient_restrictions": restrictions,
+        "smtpd_policy_service_default_action": "DUNNO",
+        "smtpd_policy_service_timeout": "30s",
+    })
+    ok, why = pf.start()
+    if not t.ok(ok, "private Postfix starts with smtpd_recipient_restrictions = %s" % restrictions, why):
+        return
+    maillog = mpptest.LogWatch(pf.maillog)
+    port = pf.smtp_port
+
+    # ---- (a) greylisting --------------------------------------------------------------------
+    sender_a, rcpt_a = "alice@sender.example", "bob@rcpt.example"
+    d.log.mark()
+    first = time.monotonic()
+    rc, rt, _, s = attempt(t, port, "192.0.2.5", "client.example", sender_a, rcpt_a)
+    expect(t, rc, 450, "(a) first attempt from 192.0.2.5: 450 at RCPT", repr(s))
+    t.ok(re.match(r"4\.7\.1\b", rt), "(a) ... with enhanced status 4.7.1", repr(s))
+    t.ok(d.log.wait(r"client=client\.example\[192\.0\.2\.5\] from=<%s> to=<%s> group=default "
+                    r"check=greylist action=greylist" % (re.escape(sender_a), re.escape(rcpt_a)), 10),
+         "(a) mppd logs the decision 'client=client.example[192.0.2.5] from=<%s> to=<%s> "
+         "group=default check=greylist action=greylist'" % (sender_a, rcpt_a), lambda: d.log.text())
+
+    rc, rt, _, s = attempt(t, port, "192.0.2.5", "client.example", sender_a, rcpt_a)
+    expect(t, rc, 450, "(a) immediate retry: 450 again", repr(s))
+    t.ok(time.monotonic() - first < GREYLIST_DELAY,
+         "(a) the immediate retry really came before the delay was over")
+
+    # The one wait that is the point of the test: past the greylist delay (whole seconds).
+    time.sleep(max(0.0, first + GREYLIST_DELAY + 0.5 - time.monotonic()))
+    msgid_a = "a.%d@sender.example" % pid
+    rc, rt, dc, s = attempt(t, port, "192.0.2.5", "client.example", sender_a, rcpt_a,
+                            deliver=message(sender_a, rcpt_a, "greylisted", msgid_a))
+    expect(t, rc, 250, "(a) retry after %ds: 250 at RCPT" % GREYLIST_DELAY, repr(s))
+    expect(t, dc, 250, "(a) ... and DATA accepted", repr(s))
+    if dc == 250:
+        m = sink.find(by_msgid(msgid_a), 30)
+        if t.ok(m, "(a) the message reaches the sink"):
+            expect(t, m.rcpt_to, [rcpt_a], "(a) envelope recipient")
+            h = header(m.data, "X-MPP-Greylist")
+            t.ok(re.fullmatch(r"delayed \d+ seconds", h or ""),
+                 "(a) header 'X-MPP-Greylist: delayed N seconds'", m.data[:600])
+            n = int(re.search(r"\d+", h).group(0)) if h and re.search(r"\d+", h) else -1
+            t.ok(GREYLIST_DELAY <= n <= 30, "(a) N (%d) is the time the triplet waited" % n)
+
+    # ---- (b) spam trap ----------------------------------------------------------------------
+    sender_b = "mallory@spam.example"
+    d.log.mark()
+    rc, rt, _, s = attempt(t, port, "192.0.2.66", "trapped.example", sender_b, TRAP)
+    expect(t, rc, 550, "(b) 192.0.2.66 RCPT %s: 550" % TRAP, repr(s))
+    t.ok(re.match(r"5\.7\.1\b", rt), "(b) ... with enhanced status 5.7.1", repr(s))
+    t.ok(d.log.wait(r"client=trapped\.example\[192\.0\.2\.66\] from=<%s> to=<%s> group=default "
+                    r"check=\S+ action=reject" % (re.escape(sender_b), re.escape(TRAP)), 10),
+         "(b) mppd logs the spam-trap rejection", lambda: d.log.text())
+    rc, rt, _, s = attempt(t, port, "192.0.2.66", "trapped.example", sender_b, rcpt_a)
+    expect(t, rc, 550, "(b) then 192.0.2.66 RCPT %s: 550 (the client is blocked)" % rcpt_a, repr(s))
+    rc, rt, _, s = attempt(t, port, "192.0.2.66", "trapped.example", "other@sender.example",
+                           "carol@rcpt.example")
+    expect(t, rc, 550, "(b) 192.0.2.66 is blocked for another sender and recipient too", repr(s))
+    rc, rt, _, s = attempt(t, port, "192.0.2.77", "innocent.example", sender_b, rcpt_a)
+    t.ok(rc in (250, 450), "(b) another client 192.0.2.77 to %s: not refused (got %r; 450 "
+         "greylisting is fine)" % (rcpt_a, rc), repr(s))
+
+    # ---- (c) restart: the greylist persists -------------------------------------------------
+    expect(t, d.stop(), 0, "(c) mppd stops (mppctl stop, exit 0)")
+    t.ok(mpptest.wait_for_port_closed(d.policy_port, timeout=5), "(c) policy port closed")
+    if not start_mppd(t, d, "(c) mppd starts again on the same state-dir"):
+        return
+    msgid_c = "c.%d@sender.example" % pid
+    rc, rt, dc, s = attempt(t, port, "192.0.2.5", "client.example", sender_a, rcpt_a,
+                            deliver=message(sender_a, rcpt_a, "passed before", msgid_c))
+    expect(t, rc, 250, "(c) after the restart the triplet passed in (a) gets 250 at once", repr(s))
+    expect(t, dc, 250, "(c) ... and DATA accepted", repr(s))
+    if dc == 250:
+        m = sink.find(by_msgid(msgid_c), 30)
+        if t.ok(m, "(c) the message reaches the sink"):
+            expect(t, header(m.data, "X-MPP-Greylist"), None,
+                 "(c) no X-MPP-Greylist header: only the first pass after a delay has one",
+                 m.data[:600])
+    d.log.mark()
+    sender_c = "dave@new.example"
+    rc, rt, _, s = attempt(t, port, "192.0.2.5", "client.example", sender_c, rcpt_a)
+    expect(t, rc, 450, "(c) a new triplet (sender %s) is greylisted: 450" % sender_c, repr(s))
+    t.ok(d.log.wait(r"from=<%s> to=<%s> group=default check=greylist action=greylist"
+                    % (re.escape(sender_c), re.escape(rcpt_a)), 10),
+         "(c) mppd logs the greylist decision for the new triplet", lambda: d.log.text())
+
+    # ---- (d) mppd stopped: smtpd_policy_service_default_action = DUNNO ----------------------
+    # Unlike the milter (milter_default_action = tempfail: 4xx), an unreachable policy service
+    # makes Postfix apply smtpd_policy_service_default_action; DUNNO accepts the message.
+    expect(t, d.stop(), 0, "(d) mppd stops (mppctl stop, exit 0)")
+    t.ok(mpptest.wait_for_port_closed(d.policy_port, timeout=5), "(d) policy port closed")
+    maillog.mark()
+    sender_d, rcpt_d = "erin@unchecked.example", "frank@rcpt.example"
+    msgid_d = "d.%d@sender.example" % pid
+    rc, rt, dc, s = attempt(t, port, "203.0.113.9", "unchecked.example", sender_d, rcpt_d,
+                            deliver=message(sender_d, rcpt_d, "policy service down", msgid_d))
+    expect(t, rc, 250, "(d) with mppd stopped a new triplet gets 250 at RCPT (default action DUNNO, "
+         "not greylisted)", repr(s))
+    expect(t, dc, 250, "(d) ... and DATA accepted", repr(s))
+    if dc == 250:
+        t.ok(sink.find(by_msgid(msgid_d), 30), "(d) the message reaches the sink")
+    t.ok(maillog.wait(r"(?i)warning: .*(127\.0\.0\.1:%d|policy)" % d.policy_port, 5),
+         "(d) Postfix's log has a warning about the unreachable policy service",
+         lambda: maillog.text())
+    t.diag("elapsed %.1fs" % (time.monotonic() - started))
+
+
+if __name__ == "__main__":
+    mpptest.Test("postfix_policy").run(main)
