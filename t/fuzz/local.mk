@@ -9,10 +9,12 @@
 # reproducers there too (remove them by hand); copy the interesting ones into
 # t/fuzz/corpus/NAME/.
 # A new target: add NAME to FUZZ_TARGETS, a NAME_replay program and a NAME_fuzz rule below.
-FUZZ_TARGETS = config address greylist_journal
+FUZZ_TARGETS = config address greylist_journal policy_request
 
-check_PROGRAMS += t/fuzz/config_replay t/fuzz/address_replay t/fuzz/greylist_journal_replay
-TESTS += t/fuzz/config_replay t/fuzz/address_replay t/fuzz/greylist_journal_replay
+check_PROGRAMS += t/fuzz/config_replay t/fuzz/address_replay t/fuzz/greylist_journal_replay \
+	t/fuzz/policy_request_replay
+TESTS += t/fuzz/config_replay t/fuzz/address_replay t/fuzz/greylist_journal_replay \
+	t/fuzz/policy_request_replay
 EXTRA_DIST += t/fuzz/corpus
 
 t_fuzz_config_replay_SOURCES = t/fuzz/config_fuzz.cc t/fuzz/replay_main.cc
@@ -26,6 +28,10 @@ t_fuzz_address_replay_LDADD = $(MPP_LIB_LIBS)
 t_fuzz_greylist_journal_replay_SOURCES = t/fuzz/greylist_journal_fuzz.cc t/fuzz/replay_main.cc
 t_fuzz_greylist_journal_replay_CPPFLAGS = $(AM_CPPFLAGS) -DMPP_FUZZ_CORPUS='"greylist_journal"' -DMPP_FUZZ_SRCDIR='"$(abs_top_srcdir)"'
 t_fuzz_greylist_journal_replay_LDADD = $(POLICY_LIBS)
+
+t_fuzz_policy_request_replay_SOURCES = t/fuzz/policy_request_fuzz.cc t/fuzz/replay_main.cc
+t_fuzz_policy_request_replay_CPPFLAGS = $(AM_CPPFLAGS) -DMPP_FUZZ_CORPUS='"policy_request"' -DMPP_FUZZ_SRCDIR='"$(abs_top_srcdir)"'
+t_fuzz_policy_request_replay_LDADD = $(POLICY_LIBS)
 
 # The fuzzers proper: clang only, outside automake's compiler choice.
 FUZZ_CXX = clang++
@@ -56,7 +62,13 @@ t/fuzz/greylist_journal_fuzz: $(srcdir)/t/fuzz/greylist_journal_fuzz.cc $(FUZZ_G
 	$(AM_V_GEN)$(MKDIR_P) t/fuzz && $(FUZZ_CXX) $(FUZZ_CXXFLAGS) $(FUZZ_CPPFLAGS) -o $@ \
 	  $(srcdir)/t/fuzz/greylist_journal_fuzz.cc $(FUZZ_GREYLIST_SRC)
 
-fuzz: t/fuzz/config_fuzz t/fuzz/address_fuzz t/fuzz/greylist_journal_fuzz
+FUZZ_POLICY_REQUEST_SRC = $(srcdir)/policy/policy_request.cc $(srcdir)/lib/cidr.cc $(srcdir)/lib/quote.cc
+
+t/fuzz/policy_request_fuzz: $(srcdir)/t/fuzz/policy_request_fuzz.cc $(FUZZ_POLICY_REQUEST_SRC)
+	$(AM_V_GEN)$(MKDIR_P) t/fuzz && $(FUZZ_CXX) $(FUZZ_CXXFLAGS) $(FUZZ_CPPFLAGS) -o $@ \
+	  $(srcdir)/t/fuzz/policy_request_fuzz.cc $(FUZZ_POLICY_REQUEST_SRC)
+
+fuzz: t/fuzz/config_fuzz t/fuzz/address_fuzz t/fuzz/greylist_journal_fuzz t/fuzz/policy_request_fuzz
 
 fuzz-run: fuzz
 	@for t in $(FUZZ_TARGETS); do \
@@ -66,6 +78,7 @@ fuzz-run: fuzz
 	    t/fuzz/work-$$t $(srcdir)/t/fuzz/corpus/$$t || exit 1; \
 	done
 
-CLEANFILES += t/fuzz/config_fuzz t/fuzz/address_fuzz t/fuzz/greylist_journal_fuzz
+CLEANFILES += t/fuzz/config_fuzz t/fuzz/address_fuzz t/fuzz/greylist_journal_fuzz \
+	t/fuzz/policy_request_fuzz
 
 .PHONY: fuzz fuzz-run
