@@ -12,6 +12,7 @@
 #include "config.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
+#include "milter/policy_verbs.h"
 
 namespace mpp::milter {
 namespace {
@@ -117,6 +118,7 @@ bool Daemon::setup(std::string* error) {
         log::warning("cannot give the pidfile to the daemon user; it may stay after exit");
     if (!drop_privileges(run_as_, error)) return false;
     checks_ = std::make_unique<policy::Checks>(cfg, cfg->daemon.state_dir);
+    register_policy_verbs(*control_, *checks_);  // greylist, blacklist, thresholds, ...
     if (!cfg->policy_server.enabled)
         for (const auto& g : cfg->groups)
             if (g.greylist || !g.thresholds.empty() || !g.spamtraps.empty()) {

@@ -9,6 +9,7 @@ milter_libmilterfront_a_SOURCES = \
 	milter/daemon.h milter/daemon.cc \
 	milter/milter_runner.h milter/milter_runner.cc \
 	milter/options.h milter/options.cc \
+	milter/policy_verbs.h milter/policy_verbs.cc \
 	milter/privileges.h milter/privileges.cc \
 	milter/session.h \
 	milter/version.h milter/version.cc
