@@ -48,7 +48,8 @@ TESTS += \
 	t/integration/daemon_lifecycle.py \
 	t/integration/graceful_stop.py \
 	t/integration/postfix_policy.py \
-	t/integration/postfix_milter.py
+	t/integration/postfix_milter.py \
+	t/integration/policy_admin.py
 EXTRA_DIST += \
 	t/integration/mpptest/__init__.py \
 	t/integration/mpptest/env.py \
@@ -61,7 +62,8 @@ EXTRA_DIST += \
 	t/integration/daemon_lifecycle.py \
 	t/integration/graceful_stop.py \
 	t/integration/postfix_policy.py \
-	t/integration/postfix_milter.py
+	t/integration/postfix_milter.py \
+	t/integration/policy_admin.py
 
 # Fuzz targets; their corpora replay in make check.
 include t/fuzz/local.mk
