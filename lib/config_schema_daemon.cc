@@ -61,7 +61,8 @@ Element daemon() {
     b.attr("group", Type::string, &DaemonCfg::group, "",
            "System group to switch to. Empty: the user's primary group.");
     b.attr("state-dir", Type::path, &DaemonCfg::state_dir, MPP_LOCALSTATEDIR "/lib/mppd",
-           "Directory for persistent state (greylist, thresholds, blacklist snapshots). Created if "
+           "Directory for persistent state (the greylist's snapshot and journal; the block list "
+           "and threshold counters are kept in memory only in this version). Created if "
            "missing, owned by the user.")
         .not_empty()
         .docs_default("LOCALSTATEDIR/lib/mppd");
