@@ -9,6 +9,7 @@
 #include "lib/units.h"
 
 #include <charconv>
+#include <ctime>
 #include <cstdio>
 #include <limits>
 #include <system_error>
@@ -127,6 +128,15 @@ std::string format_size(std::uint64_t bytes) {
     if (bytes % (1ULL << 20) == 0) return std::to_string(bytes >> 20) + "M";
     if (bytes % (1ULL << 10) == 0) return std::to_string(bytes >> 10) + "K";
     return std::to_string(bytes);
+}
+
+std::string format_utc(std::chrono::system_clock::time_point t) {
+    std::time_t tt = std::chrono::system_clock::to_time_t(t);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
 }
 
 }  // namespace mpp

@@ -31,6 +31,8 @@ Parsed<std::int64_t> parse_integer(std::string_view text);
 // The shortest exact spelling: 300s -> "5m", 86400s -> "1d", 0 -> "0s"; 1048576 -> "1M",
 // 1000 -> "1000", 0 -> "0". parse_*(format_*(x)) == x for every value parse_* accepts.
 std::string format_duration(std::chrono::seconds);
+// A wall-clock time as ISO 8601 UTC: "2026-11-23T14:11:04Z" (control output, logs).
+std::string format_utc(std::chrono::system_clock::time_point);
 std::string format_size(std::uint64_t bytes);
 
 }  // namespace mpp

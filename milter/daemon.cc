@@ -12,19 +12,11 @@
 #include "config.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
+#include "lib/units.h"
 #include "milter/policy_verbs.h"
 
 namespace mpp::milter {
 namespace {
-
-std::string iso_time(std::chrono::system_clock::time_point t) {
-    std::time_t tt = std::chrono::system_clock::to_time_t(t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
 
 std::string parent_dir(const std::string& path) {
     return std::filesystem::path(path).parent_path().string();
@@ -238,7 +230,7 @@ control::Response Daemon::status() const {
     r.lines.push_back("state: " + std::string(stopping_ ? "stopping" : "running"));
     r.lines.push_back("config: " + cfg->source);
     r.lines.push_back("config-revision: " + cfg->revision);
-    r.lines.push_back("config-loaded: " + iso_time(cfg->loaded_at));
+    r.lines.push_back("config-loaded: " + format_utc(cfg->loaded_at));
     r.lines.push_back("reloads: " + std::to_string(holder_.reloads()));
     r.lines.push_back("reload-failures: " + std::to_string(holder_.reload_failures()));
     r.lines.push_back("milter: " + (cfg->milter.enabled ? cfg->milter.socket : std::string("off")));

@@ -45,17 +45,8 @@ Response bad(const std::string& why, const char* usage) {
     return r;
 }
 
-std::string iso(std::chrono::system_clock::time_point t) {
-    std::time_t tt = std::chrono::system_clock::to_time_t(t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
 std::string iso(std::uint32_t wall_seconds) {
-    return iso(std::chrono::system_clock::time_point(std::chrono::seconds(wall_seconds)));
+    return format_utc(std::chrono::system_clock::time_point(std::chrono::seconds(wall_seconds)));
 }
 
 // args[at] as a LIMIT (1..kMaxLimit), `fallback` when absent; nullopt when it is not one.
@@ -160,7 +151,7 @@ Response blacklist_verb(policy::Checks& checks, const Request& req) {
             if (lines.size() >= *limit) break;
             lines.push_back(row.client.str() + " " + (row.scope.empty() ? "global" : "group=" + row.scope) +
                             " " + (row.source == policy::BlockSource::admin ? "admin" : "spamtrap") +
-                            " until=" + iso(row.until_wall) + " left=" + format_duration(row.left) +
+                            " until=" + format_utc(row.until_wall) + " left=" + format_duration(row.left) +
                             " reason=\"" + row.reason + "\"");
         }
         std::string text = std::to_string(lines.size()) + " of " + std::to_string(rows.size()) + " entries";

@@ -215,3 +215,10 @@ TEST(Units, FormatThenParseRoundTrips) {
 
 }  // namespace
 }  // namespace mpp
+
+TEST(FormatUtc, Iso8601InUtc) {
+    using namespace std::chrono;
+    EXPECT_EQ(mpp::format_utc(system_clock::time_point(seconds(0))), "1970-01-01T00:00:00Z");
+    EXPECT_EQ(mpp::format_utc(system_clock::time_point(seconds(1795442464))),
+              "2026-11-23T14:01:04Z");
+}
