@@ -74,6 +74,16 @@ private:
     std::thread thread_;
 };
 
+// A client connection to the unix socket at `path` (empty Fd when it fails).
+mpp::Fd connect_unix(const std::string& path) {
+    mpp::Fd fd(::socket(AF_UNIX, SOCK_STREAM, 0));
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::strcpy(sa.sun_path, path.c_str());
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) fd.reset();
+    return fd;
+}
+
 }  // namespace
 
 TEST(ControlServer, AnswersRegisteredVerbsAndHelp) {
@@ -114,11 +124,8 @@ TEST(ControlServer, SocketHasTheConfiguredMode) {
 TEST(ControlServer, OverlongRequestGetsErrAndClose) {
     LoopThread loop(temp_path("long"));
     ASSERT_TRUE(loop.ok());
-    mpp::Fd fd(::socket(AF_UNIX, SOCK_STREAM, 0));
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;
-    std::strcpy(sa.sun_path, loop.path().c_str());
-    ASSERT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+    mpp::Fd fd = connect_unix(loop.path());
+    ASSERT_TRUE(fd);
     std::string big(mpp::control::kMaxRequest + 100, 'x');
     ASSERT_EQ(::send(fd.get(), big.data(), big.size(), MSG_NOSIGNAL), static_cast<ssize_t>(big.size()));
     std::string got;
@@ -132,11 +139,8 @@ TEST(ControlServer, OverlongRequestGetsErrAndClose) {
 TEST(ControlServer, ManyRequestsOnOneConnection) {
     LoopThread loop(temp_path("pipe"));
     ASSERT_TRUE(loop.ok());
-    mpp::Fd fd(::socket(AF_UNIX, SOCK_STREAM, 0));
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;
-    std::strcpy(sa.sun_path, loop.path().c_str());
-    ASSERT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+    mpp::Fd fd = connect_unix(loop.path());
+    ASSERT_TRUE(fd);
     std::string two = "echo 1\necho 2\n";
     ASSERT_EQ(::send(fd.get(), two.data(), two.size(), MSG_NOSIGNAL), static_cast<ssize_t>(two.size()));
     std::string got;
