@@ -14,11 +14,12 @@
 #include <vector>
 
 #include "lib/config.h"
+#include "t/policy/policy_test_util.h"
 
 namespace mpp::milter {
 namespace {
 
-const char* kConfig = R"X(<mppd>
+const char* kConfig = R"X(
   <group name="grey">
     <match recipient-domain="grey.example"/>
     <greylist delay="5m"/>
@@ -26,13 +27,9 @@ const char* kConfig = R"X(<mppd>
   <group name="default">
     <threshold name="rate" messages="100" period="1h" block-for="1h"/>
   </group>
-</mppd>)X";
+)X";
 
-std::shared_ptr<const config::Config> load(const char* xml) {
-    auto r = config::load_string(xml, "t.xml");
-    EXPECT_TRUE(r.ok());
-    return r.config;
-}
+using policy::test::load;
 
 // A fresh state directory, removed with its contents.
 struct TempDir {
@@ -47,17 +44,10 @@ struct TempDir {
     }
 };
 
+// A RCPT question; `instance` makes each call its own message for the thresholds.
 policy::Transaction tx(const std::string& client, const std::string& from, const std::string& rcpt,
                        const std::string& instance) {
-    policy::Transaction t;
-    t.stage = policy::Stage::rcpt;
-    t.client = IpAddr::parse(client);
-    t.client_address = client;
-    t.client_name = "unknown";
-    t.sender = from;
-    t.recipient = rcpt;
-    t.instance = instance;
-    return t;
+    return policy::test::tx(client, from, rcpt, "", instance);
 }
 
 struct PolicyVerbsTest : ::testing::Test {
@@ -201,9 +191,9 @@ TEST_F(PolicyVerbsTest, ThresholdsTopFirstAndBounded) {
 
 TEST(PolicyVerbsShadow, CountsPerRule) {
     TempDir dir;
-    policy::Checks checks(load(R"X(<mppd><group name="default">
+    policy::Checks checks(load(R"X(<group name="default">
         <threshold name="try" messages="1" period="1m" block-for="1h" mode="shadow"/>
-      </group></mppd>)X"),
+      </group>)X"),
                           dir.path);
     ControlServer::Handler shadow;
     for (auto& v : policy_verbs(checks))
