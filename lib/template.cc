@@ -35,51 +35,62 @@ Tok scan(std::string_view text, std::size_t i, std::size_t& len, std::string_vie
     return Tok::broken;
 }
 
-}  // namespace
-
-std::string check(std::string_view text, const MacroSet& known) {
+// Walks `text`: plain(raw) for each run of text between '%' tokens, token(kind, name, raw) for
+// each token, in order; stops when token returns false.
+template <typename Plain, typename Token>
+void walk(std::string_view text, Plain plain, Token token) {
+    std::size_t start = 0;
     for (std::size_t i = 0; i < text.size();) {
         if (text[i] != '%') {
             ++i;
             continue;
         }
+        if (i > start) plain(text.substr(start, i - start));
         std::size_t len = 1;
         std::string_view name;
-        switch (scan(text, i, len, name)) {
-        case Tok::broken:
-            return "unterminated macro \"" + std::string(name) +
-                   "\" (a macro is written %NAME%; "
-                   "write %% for a literal %)";
-        case Tok::macro:
-            if (std::find(known.begin(), known.end(), name) == known.end()) {
-                std::string msg = "unknown macro %" + std::string(name) + "%";
-                if (known.empty()) return msg + " (this text takes no macros)";
-                msg += " (known:";
-                for (auto k : known) msg += " %" + std::string(k) + "%";
-                return msg + ")";
-            }
-            break;
-        default: break;
-        }
+        const Tok kind = scan(text, i, len, name);
+        if (!token(kind, name, text.substr(i, len))) return;
         i += len;
+        start = i;
     }
-    return {};
+    if (start < text.size()) plain(text.substr(start));
+}
+
+void ignore(std::string_view) {}
+
+}  // namespace
+
+std::string check(std::string_view text, const MacroSet& known) {
+    std::string error;
+    walk(text, ignore, [&](Tok kind, std::string_view name, std::string_view) {
+        if (kind == Tok::broken) {
+            error = "unterminated macro \"" + std::string(name) +
+                    "\" (a macro is written %NAME%; write %% for a literal %)";
+            return false;
+        }
+        if (kind == Tok::macro && std::find(known.begin(), known.end(), name) == known.end()) {
+            error = "unknown macro %" + std::string(name) + "%";
+            if (known.empty()) {
+                error += " (this text takes no macros)";
+            } else {
+                error += " (known:";
+                for (auto k : known) error += " %" + std::string(k) + "%";
+                error += ")";
+            }
+            return false;
+        }
+        return true;
+    });
+    return error;
 }
 
 std::vector<std::string> macros(std::string_view text) {
     std::vector<std::string> out;
-    for (std::size_t i = 0; i < text.size();) {
-        if (text[i] != '%') {
-            ++i;
-            continue;
-        }
-        std::size_t len = 1;
-        std::string_view name;
-        if (scan(text, i, len, name) == Tok::macro &&
-            std::find(out.begin(), out.end(), name) == out.end())
+    walk(text, ignore, [&](Tok kind, std::string_view name, std::string_view) {
+        if (kind == Tok::macro && std::find(out.begin(), out.end(), name) == out.end())
             out.emplace_back(name);
-        i += len;
-    }
+        return true;
+    });
     return out;
 }
 
@@ -87,25 +98,17 @@ std::string expand(std::string_view text,
                    const std::function<std::optional<std::string>(std::string_view)>& lookup) {
     std::string out;
     out.reserve(text.size());
-    for (std::size_t i = 0; i < text.size();) {
-        if (text[i] != '%') {
-            out += text[i++];
-            continue;
-        }
-        std::size_t len = 1;
-        std::string_view name;
-        switch (scan(text, i, len, name)) {
-        case Tok::escape: out += '%'; break;
-        case Tok::macro:
-            if (auto v = lookup(name))
-                out += *v;
-            else
-                out.append(text.substr(i, len));
-            break;
-        default: out.append(text.substr(i, len)); break;
-        }
-        i += len;
-    }
+    walk(text, [&](std::string_view raw) { out.append(raw); },
+         [&](Tok kind, std::string_view name, std::string_view raw) {
+             std::optional<std::string> value;
+             if (kind == Tok::escape)
+                 out += '%';
+             else if (kind == Tok::macro && (value = lookup(name)))
+                 out += *value;
+             else
+                 out.append(raw);
+             return true;
+         });
     return out;
 }
 
