@@ -6,7 +6,7 @@ when run as root), starting it in the foreground, readiness, mppctl calls, statu
 import os
 import subprocess
 
-from .env import LOOPBACK, build_path, is_root
+from .env import LOOPBACK, TOP_BUILDDIR, build_path, is_root
 from .wait import LogWatch, port_open, wait_for, wait_for_exit
 
 
@@ -21,6 +21,9 @@ class Mppd:
         self.shutdown_timeout = shutdown_timeout
         self.mppd = build_path("mppd")
         self.mppctl = build_path("mppctl")
+        for b in (self.mppd, self.mppctl):
+            if not os.access(b, os.X_OK):
+                t.bail_out("%s not built (MPP_TOP_BUILDDIR=%s)" % (b, TOP_BUILDDIR))
         owner = self.user
         self.run_dir = t.mkdir("run", owner=owner)
         self.log_dir = t.mkdir("log", owner=owner)
