@@ -124,9 +124,6 @@ bool Daemon::setup(std::string* error) {
     sigterm_.reset(evsignal_new(base_.get(), SIGTERM, &Daemon::on_signal, this));
     sigint_.reset(evsignal_new(base_.get(), SIGINT, &Daemon::on_signal, this));
     stop_timer_.reset(event_new(base_.get(), -1, EV_PERSIST, &Daemon::on_stop_timer, this));
-    maintain_timer_.reset(event_new(base_.get(), -1, EV_PERSIST, &Daemon::on_maintain_timer, this));
-    timeval every{kMaintainEvery.count(), 0};
-    event_add(maintain_timer_.get(), &every);
     for (event* e : {sighup_.get(), sigterm_.get(), sigint_.get()}) event_add(e, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
     return true;
@@ -172,7 +169,7 @@ int Daemon::run() {
 
     event_base_dispatch(base_.get());
 
-    if (checks_) checks_->maintain();  // the greylist's last changes reach the disk
+    if (checks_) checks_->close();  // the greylist's last changes reach the disk
     log::info(sessions_left_ ? "stopped with sessions still open" : "stopped");
     // smfi_main returns once libmilter's listener sees the stop (woken by MilterRunner::stop).
     for (int i = 0; i < 20 && milter_ && !milter_->finished(); ++i)
@@ -312,15 +309,6 @@ void Daemon::on_signal(evutil_socket_t sig, short, void* arg) {
             self->begin_stop(sig == SIGTERM ? "SIGTERM" : "SIGINT");
     } catch (const std::exception& e) {
         log::error(log::cat("signal ", sig, ": internal error: ", e.what()));
-    }
-}
-
-void Daemon::on_maintain_timer(evutil_socket_t, short, void* arg) {
-    try {
-        auto* self = static_cast<Daemon*>(arg);
-        if (self->checks_) self->checks_->maintain();
-    } catch (const std::exception& e) {
-        log::error(log::cat("maintenance: internal error: ", e.what()));
     }
 }
 

@@ -46,15 +46,12 @@ private:
 
     static void on_signal(evutil_socket_t sig, short, void* arg);
     static void on_stop_timer(evutil_socket_t, short, void* arg);
-    static void on_maintain_timer(evutil_socket_t, short, void* arg);
-    // How often the state tables expire entries and the greylist syncs its journal.
-    static constexpr std::chrono::seconds kMaintainEvery{10};
 
     Options options_;
     config::ConfigHolder holder_;
     RunAs run_as_;
     EventBasePtr base_;
-    EventPtr sighup_, sigterm_, sigint_, stop_timer_, maintain_timer_;
+    EventPtr sighup_, sigterm_, sigint_, stop_timer_;
     std::unique_ptr<ControlServer> control_;
     std::unique_ptr<MilterRunner> milter_;
     std::unique_ptr<policy::Checks> checks_;        // the SMTP-level checks (both front ends)

@@ -1,6 +1,9 @@
 // policy/checks.cc: the daemon's assembly of engine, tables and greylist (see checks.h).
 #include "policy/checks.h"
 
+#include <pthread.h>
+#include <signal.h>
+
 #include "lib/log.h"
 
 namespace mpp::policy {
@@ -24,11 +27,41 @@ EngineHooks hooks(Greylist& greylist) {
 
 }  // namespace
 
-Checks::Checks(std::shared_ptr<const config::Config> config, const std::string& state_dir)
+Checks::Checks(std::shared_ptr<const config::Config> config, const std::string& state_dir,
+               std::chrono::seconds maintain_every)
     : state_(clock_),
       greylist_(clock_, Greylist::Options{}, greylist_store(state_dir)),
       engine_(config, clock_, state_, hooks(greylist_)) {
     greylist_.load();  // logs what it found
+    maintainer_ = std::thread([this, maintain_every] {
+        // Signals are the main thread's business (see milter/milter_runner.h).
+        sigset_t all;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, nullptr);
+        std::unique_lock lock(maintain_mutex_);
+        while (!maintain_wake_.wait_for(lock, maintain_every, [this] { return closing_; })) {
+            lock.unlock();
+            try {
+                greylist_.maintain();
+            } catch (const std::exception& e) {
+                log::error(log::cat("greylist maintenance: internal error: ", e.what()));
+            }
+            lock.lock();
+        }
+    });
+}
+
+Checks::~Checks() { close(); }
+
+void Checks::close() {
+    {
+        std::lock_guard lock(maintain_mutex_);
+        if (closing_) return;
+        closing_ = true;
+    }
+    maintain_wake_.notify_all();
+    if (maintainer_.joinable()) maintainer_.join();
+    greylist_.maintain();
 }
 
 void Checks::set_config(std::shared_ptr<const config::Config> config) {

@@ -7,13 +7,19 @@
 // libmilter's workers; every part is thread-safe (see each unit).
 // Reload: set_config() gives the engine the new snapshot; the tables keep their state.
 // Persistence: the greylist is loaded from `state_dir` at construction (a damaged file is
-// reported and set aside, never fatal: see greylist_store.h); maintain() (a timer in the
-// daemon) expires entries, compacts and syncs; close() syncs once more at stop. An empty
-// state_dir keeps the greylist in memory only.
+// reported and set aside, never fatal: see greylist_store.h). Every `maintain_every` a thread
+// of its own (never the event loop that answers requests: a scan of a large table, an fsync or
+// a compaction would stall every answer) expires entries, compacts and syncs; close() stops
+// that thread and syncs once more (also from the destructor). An empty state_dir keeps the
+// greylist in memory only.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "lib/clock.h"
 #include "lib/config.h"
@@ -26,12 +32,17 @@ namespace mpp::policy {
 
 class Checks {
 public:
-    Checks(std::shared_ptr<const config::Config> config, const std::string& state_dir);
+    Checks(std::shared_ptr<const config::Config> config, const std::string& state_dir,
+           std::chrono::seconds maintain_every = std::chrono::seconds(10));
+    ~Checks();
+    Checks(const Checks&) = delete;
+    Checks& operator=(const Checks&) = delete;
 
     Verdict evaluate(const Transaction& t) { return engine_.evaluate(t); }
     Explanation explain(const Transaction& t) const { return engine_.explain(t); }
     void set_config(std::shared_ptr<const config::Config> config);
-    void maintain() { greylist_.maintain(); }
+    // Stops the maintenance thread and writes the greylist's last changes; idempotent.
+    void close();
 
     Engine& engine() { return engine_; }
     Greylist& greylist() { return greylist_; }
@@ -42,6 +53,11 @@ private:
     EngineState state_;
     Greylist greylist_;
     Engine engine_;
+
+    std::mutex maintain_mutex_;
+    std::condition_variable maintain_wake_;
+    bool closing_ = false;
+    std::thread maintainer_;
 };
 
 }  // namespace mpp::policy

@@ -76,6 +76,7 @@ t_policy_tests_SOURCES = \
 	t/policy/policy_request_test.cc \
 	t/policy/policy_server_test.cc \
 	t/policy/policy_reply_test.cc \
+	t/policy/checks_test.cc \
 	t/policy/verdict_test.cc \
 	t/policy/sender_normalise_test.cc \
 	t/policy/greylist_test.cc \
