@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <ctime>
 #include <filesystem>
 #include <thread>
@@ -29,6 +30,9 @@ policy::PolicyServer::Settings policy_settings(const config::PolicyServerCfg& p)
     s.idle_timeout = std::chrono::duration_cast<milliseconds>(p.idle_timeout);
     s.request_timeout = std::chrono::duration_cast<milliseconds>(p.request_timeout);
     s.max_connections = p.max_connections;
+    // One loop thread per CPU, within threads-min..threads-max (fixed while running).
+    const int cpus = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    s.threads = std::clamp(cpus, p.threads_min, p.threads_max);
     return s;
 }
 
@@ -163,7 +167,8 @@ int Daemon::run() {
     if (milter_) milter_->start();
     log::info(log::cat("starting mppd ", PACKAGE_VERSION, " (config ", cfg->source, " revision ",
                        cfg->revision, ", milter ", cfg->milter.enabled ? cfg->milter.socket : "off",
-                       ", policy ", policy_ ? policy_->address() : std::string("off"),
+                       ", policy ", policy_ ? log::cat(policy_->address(), " (", policy_->loops(), " threads)")
+                                            : std::string("off"),
                        ", control ", cfg->control.socket, ")"));
     report_ready(ready_fd, "");
 

@@ -178,7 +178,21 @@ PolicyServer::Settings fast() {
 
 }  // namespace
 
-TEST(PolicyServer, AnswersDunnoAndPipelinedInOrder) {
+// Every test runs twice: connections served on the listener's own loop (threads=0, as the
+// tests drive it) and handed to two loop threads of the server's own (threads=2, as mppd runs).
+class PolicyServerLoops : public ::testing::TestWithParam<int> {
+protected:
+    PolicyServer::Settings fast() const {
+        auto s = ::fast();
+        s.threads = GetParam();
+        return s;
+    }
+};
+
+INSTANTIATE_TEST_SUITE_P(Threads, PolicyServerLoops, ::testing::Values(0, 2),
+                         [](const auto& info) { return "threads" + std::to_string(info.param); });
+
+TEST_P(PolicyServerLoops, AnswersDunnoAndPipelinedInOrder) {
     Harness h(fast());
     Fd c = connect_to(h.address());
     ASSERT_TRUE(c);
@@ -193,7 +207,7 @@ TEST(PolicyServer, AnswersDunnoAndPipelinedInOrder) {
     EXPECT_EQ(metric("policy-requests") - before, 3);
 }
 
-TEST(PolicyServer, SplitInto100WritesGivesTheSameAnswer) {
+TEST_P(PolicyServerLoops, SplitInto100WritesGivesTheSameAnswer) {
     Harness h(fast());
     const std::string req = request_to("reject-split@example.net");
     Fd whole = connect_to(h.address());
@@ -221,7 +235,7 @@ TEST(PolicyServer, SplitInto100WritesGivesTheSameAnswer) {
     EXPECT_EQ(b.replies[0], "action=550 5.7.1 no reject-split@example.net");
 }
 
-TEST(PolicyServer, MalformedGetsNoReplyAndOthersAreServed) {
+TEST_P(PolicyServerLoops, MalformedGetsNoReplyAndOthersAreServed) {
     Harness h(fast());
     const std::vector<std::pair<const char*, std::string>> shapes = {
         {"oversize line", "request=smtpd_access_policy\nx=" + std::string(9000, 'a') + "\n\n"},
@@ -248,7 +262,7 @@ TEST(PolicyServer, MalformedGetsNoReplyAndOthersAreServed) {
     }
 }
 
-TEST(PolicyServer, EarlierRepliesAreFlushedBeforeTheMalformedClose) {
+TEST_P(PolicyServerLoops, EarlierRepliesAreFlushedBeforeTheMalformedClose) {
     Harness h(fast());
     Fd c = connect_to(h.address());
     send_all(c, kRequest + "no equals sign\n\n");
@@ -258,7 +272,7 @@ TEST(PolicyServer, EarlierRepliesAreFlushedBeforeTheMalformedClose) {
     EXPECT_TRUE(r.closed);
 }
 
-TEST(PolicyServer, EvaluatorExceptionClosesThatConnectionOnly) {
+TEST_P(PolicyServerLoops, EvaluatorExceptionClosesThatConnectionOnly) {
     Harness h(fast());
     Fd c = connect_to(h.address());
     send_all(c, request_to("throw@example.net"));
@@ -268,7 +282,7 @@ TEST(PolicyServer, EvaluatorExceptionClosesThatConnectionOnly) {
     EXPECT_EQ(read_replies(d, 1).replies.size(), 1u);
 }
 
-TEST(PolicyServer, IdleTimeoutClosesAndRequestsBeforeItAreServed) {
+TEST_P(PolicyServerLoops, IdleTimeoutClosesAndRequestsBeforeItAreServed) {
     auto s = fast();
     s.idle_timeout = 400ms;
     Harness h(s);
@@ -280,7 +294,7 @@ TEST(PolicyServer, IdleTimeoutClosesAndRequestsBeforeItAreServed) {
     EXPECT_GE(std::chrono::steady_clock::now() - start, 300ms);
 }
 
-TEST(PolicyServer, DripIsClosedAtTheRequestDeadline) {
+TEST_P(PolicyServerLoops, DripIsClosedAtTheRequestDeadline) {
     auto s = fast();
     s.idle_timeout = 5000ms;
     s.request_timeout = 500ms;
@@ -303,7 +317,7 @@ TEST(PolicyServer, DripIsClosedAtTheRequestDeadline) {
     EXPECT_LT(took, 2500ms);
 }
 
-TEST(PolicyServer, ConnectionCap) {
+TEST_P(PolicyServerLoops, ConnectionCap) {
     auto s = fast();
     s.max_connections = 2;
     Harness h(s);
@@ -328,7 +342,7 @@ TEST(PolicyServer, ConnectionCap) {
     EXPECT_TRUE(served);
 }
 
-TEST(PolicyServer, StandaloneAnswersOk) {
+TEST_P(PolicyServerLoops, StandaloneAnswersOk) {
     auto s = fast();
     s.standalone = true;
     Harness h(s);
@@ -340,7 +354,7 @@ TEST(PolicyServer, StandaloneAnswersOk) {
     EXPECT_EQ(r.replies[1], "action=550 5.7.1 no reject2@example.net");
 }
 
-TEST(PolicyServer, UnixSocketModeStaleAndRemoval) {
+TEST_P(PolicyServerLoops, UnixSocketModeStaleAndRemoval) {
     const std::string path = "/tmp/mpp-policy-test-" + std::to_string(::getpid()) + ".sock";
     {  // a stale socket: bound, then its owner gone
         Fd stale(::socket(AF_UNIX, SOCK_STREAM, 0));
@@ -373,4 +387,43 @@ TEST(PolicyServer, UnixSocketModeStaleAndRemoval) {
     }
     struct stat st{};
     EXPECT_NE(::stat(path.c_str(), &st), 0) << "removed on destruction";
+}
+
+// A client that sends many requests without reading its replies: the server stops reading it
+// while replies wait, and every reply arrives, in order, once the client reads.
+TEST_P(PolicyServerLoops, SlowReaderGetsEveryReplyInOrder) {
+    Harness h(fast());
+    Fd c = connect_to(h.address());
+    ASSERT_TRUE(c);
+    constexpr int kRequests = 40000;
+    std::string burst;
+    for (int i = 0; i < kRequests; ++i)
+        burst += request_to(i % 1000 == 999 ? "reject" + std::to_string(i) + "@x" : "a@x");
+    std::thread sender([&] { send_all(c, burst); });
+    std::this_thread::sleep_for(300ms);  // replies pile up unread meanwhile
+    auto r = read_replies(c, kRequests, 20s);
+    sender.join();
+    ASSERT_EQ(r.replies.size(), static_cast<std::size_t>(kRequests));
+    for (int i = 0; i < kRequests; ++i) {
+        const std::string want = i % 1000 == 999
+                                     ? "action=550 5.7.1 no reject" + std::to_string(i) + "@x"
+                                     : "action=DUNNO";
+        ASSERT_EQ(r.replies[static_cast<std::size_t>(i)], want) << "reply " << i;
+    }
+}
+
+// Connections are spread over the loops, and each is answered by its own.
+TEST_P(PolicyServerLoops, ManyConnectionsAllAnswered) {
+    Harness h(fast());
+    std::vector<Fd> conns;
+    for (int i = 0; i < 20; ++i) conns.push_back(connect_to(h.address()));
+    for (int round = 0; round < 3; ++round) {
+        for (std::size_t i = 0; i < conns.size(); ++i)
+            send_all(conns[i], request_to("reject-" + std::to_string(i) + "@x"));
+        for (std::size_t i = 0; i < conns.size(); ++i) {
+            auto r = read_replies(conns[i], 1);
+            ASSERT_EQ(r.replies.size(), 1u);
+            EXPECT_EQ(r.replies[0], "action=550 5.7.1 no reject-" + std::to_string(i) + "@x");
+        }
+    }
 }
