@@ -70,6 +70,15 @@ std::uint32_t add_secs(std::uint32_t t, config::Duration d) {
 }
 std::int64_t secs(config::Duration d) { return std::chrono::duration_cast<std::chrono::seconds>(d).count(); }
 
+// Whether a refresh of a passed entry (last seen `before`, seen again at `now`) is written to
+// the store: only the first one in each slice of expire/64 (1 s to 1 h), so a busy passed
+// triplet costs one journal record an hour instead of one per message. The table itself is
+// always current; after a restart an entry may expire up to one slice early.
+bool refresh_due(std::uint32_t before, std::uint32_t now, config::Duration expire) {
+    const std::int64_t slice = std::clamp<std::int64_t>(secs(expire) / 64, 1, 3600);
+    return before / slice != now / slice;
+}
+
 Verdict defer(std::int64_t wait, std::string reason) {
     Verdict v;
     v.action = Action::greylist;
@@ -170,9 +179,10 @@ Greylist::Result Greylist::check(const Transaction& tx, const config::GreylistCf
         auto it = s.networks.find(net);
         if (it != s.networks.end() && it->second.passed && it->second.expires >= t) {
             if (!dry_run) {
+                const bool due = refresh_due(it->second.last_seen, t, cfg.expire);
                 it->second.last_seen = t;
                 it->second.expires = add_secs(t, cfg.expire);
-                persist(GreyKind::network, net, &it->second);
+                if (due) persist(GreyKind::network, net, &it->second);
             }
             return {Outcome::auto_whitelisted, pass("client network auto-whitelisted")};
         }
@@ -201,6 +211,7 @@ Greylist::Result Greylist::check(const Transaction& tx, const config::GreylistCf
             return {Outcome::first_seen, defer(secs(cfg.delay), "new triplet")};
         }
         GreyEntry e = it->second;
+        const bool refresh_written = !e.passed || refresh_due(e.last_seen, t, cfg.expire);
         e.last_seen = t;
         const std::int64_t waited = std::int64_t{t} - e.first_seen;
         if (e.passed) {
@@ -220,7 +231,7 @@ Greylist::Result Greylist::check(const Transaction& tx, const config::GreylistCf
         }
         if (dry_run) return result;
         it->second = e;
-        persist(GreyKind::triplet, key, &e);
+        if (refresh_written) persist(GreyKind::triplet, key, &e);
     }
     if (result.outcome == Outcome::passed_first && cfg.auto_whitelist > 0) count_pass(net, cfg, t);
     return result;

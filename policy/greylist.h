@@ -11,7 +11,9 @@
 //     first_seen + delay: defer with the seconds left; a retry in [first_seen + delay,
 //     first_seen + retry-window]: pass, with a prepended "X-MPP-Greylist: delayed N seconds";
 //     later the unpassed entry is gone and the triplet starts over.
-//   - a passed triplet passes until `expire` after its last pass (each pass refreshes it).
+//   - a passed triplet passes until `expire` after its last pass (each pass refreshes it; the
+//     store hears of a refresh once per expire/64, at most hourly, so after a restart an entry
+//     may expire up to that much early).
 //   - auto-whitelist: after `auto-whitelist` triplets of a client network passed for the first
 //     time, the network skips greylisting until `expire` after its last message.
 //   - a client without an IP address (nullopt: a local or "unknown" client) is not greylisted.

@@ -7,6 +7,9 @@
 #include <malloc.h>
 
 #include <cstdio>
+#include <functional>
+#include <memory>
+#include <vector>
 #include <thread>
 
 #include "lib/metrics.h"
@@ -138,6 +141,43 @@ TEST_F(GreylistTest, PassedEntriesExpireAfterExpireRefreshedByEachPass) {
     EXPECT_EQ(check("192.0.2.1", "a@x.example", "b@y.example"), Outcome::passed);  // at the edge
     clock.advance(seconds(35 * 86400 + 1));
     EXPECT_EQ(check("192.0.2.1", "a@x.example", "b@y.example"), Outcome::first_seen);
+}
+
+// Observes what the table writes to its store (the file store's format has its own tests).
+struct CountingStore final : mpp::policy::GreylistStore {
+    std::vector<mpp::policy::GreyRecord>* seen;
+    explicit CountingStore(std::vector<mpp::policy::GreyRecord>* s) : seen(s) {}
+    void load(const mpp::policy::GreySink&) override {}
+    void append(const mpp::policy::GreyRecord& r) override { seen->push_back(r); }
+    bool compaction_due() const override { return false; }
+    void compact(const std::function<void(const mpp::policy::GreySink&)>&) override {}
+    void sync() override {}
+};
+
+// A busy passed triplet is written once per slice of expire/64 (at most an hour), not once per
+// message; the table itself stays exact.
+TEST(GreylistJournal, RefreshesOfAPassedTripletAreWrittenOncePerSlice) {
+    FakeClock clock;
+    GreylistCfg cfg;  // expire 35d: slice 3600 s
+    std::vector<mpp::policy::GreyRecord> seen;
+    Greylist grey(clock, Greylist::Options{}, std::make_unique<CountingStore>(&seen));
+    auto t = tx("192.0.2.1", "a@x.example", "b@y.example");
+    cfg.auto_whitelist = 0;
+    EXPECT_EQ(grey.check(t, cfg).outcome, Outcome::first_seen);
+    clock.advance(seconds(300));
+    EXPECT_EQ(grey.check(t, cfg).outcome, Outcome::passed_first);
+    ASSERT_EQ(seen.size(), 2u);  // the first sight and the first pass
+    for (int i = 0; i < 1000; ++i) {
+        clock.advance(seconds(1));
+        EXPECT_EQ(grey.check(t, cfg).outcome, Outcome::passed);
+    }
+    // 1000 passes over 1000 s cross at most one hour boundary.
+    EXPECT_LE(seen.size(), 3u);
+    const std::size_t before = seen.size();
+    clock.advance(seconds(3600));
+    EXPECT_EQ(grey.check(t, cfg).outcome, Outcome::passed);
+    ASSERT_EQ(seen.size(), before + 1);  // a new slice: written, with the new expiry
+    EXPECT_EQ(seen.back().entry.last_seen, seen.back().entry.expires - 35 * 86400);
 }
 
 TEST_F(GreylistTest, AutoWhitelistAfterNPassesAndItsExpiry) {
