@@ -130,10 +130,10 @@ Element policy_server() {
     b.attr("standalone", Type::boolean, &PolicyServerCfg::standalone, "no",
            "yes: no milter follows, so an accepted request is answered OK (else DUNNO).");
     b.attr("threads-min", Type::integer, &PolicyServerCfg::threads_min, "2",
-           "Workers kept when idle.")
+           "Loop threads serving connections: one per CPU, at least this many.")
         .range(1, 400);
     b.attr("threads-max", Type::integer, &PolicyServerCfg::threads_max, "64",
-           "Workers at most, under load.")
+           "Loop threads at most (the count is fixed at start).")
         .range(1, 400);
     b.attr("idle-timeout", Type::duration, &PolicyServerCfg::idle_timeout, "300s",
            "An idle Postfix connection is closed after this.")
