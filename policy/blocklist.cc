@@ -23,14 +23,8 @@ void Blocklist::purge_locked(steady_clock::time_point now) {
     }
 }
 
-void Blocklist::add(const IpAddr& client, const std::string& scope, seconds duration,
-                    BlockSource source, const std::string& reason) {
-    if (duration <= seconds(0)) return;
-    auto now = clock_.steady();
-    auto until = now + duration;
-    std::lock_guard lock(mutex_);
-    purge_locked(now);
-    Key key{scope, client};
+void Blocklist::add_locked(const Key& key, steady_clock::time_point until, BlockSource source,
+                           const std::string& reason) {
     if (auto it = entries_.find(key); it != entries_.end()) {
         if (it->second.until >= until) return;
         erase_locked(it);
@@ -42,6 +36,16 @@ void Blocklist::add(const IpAddr& client, const std::string& scope, seconds dura
     }
     entries_.emplace(key, Entry{until, source, reason});
     by_expiry_.insert({until, key});
+    ++version_;
+}
+
+void Blocklist::add(const IpAddr& client, const std::string& scope, seconds duration,
+                    BlockSource source, const std::string& reason) {
+    if (duration <= seconds(0)) return;
+    auto now = clock_.steady();
+    std::lock_guard lock(mutex_);
+    purge_locked(now);
+    add_locked(Key{scope, client}, now + duration, source, reason);
 }
 
 std::optional<BlockHit> Blocklist::find(const IpAddr& client, const std::string& group) const {
@@ -68,6 +72,7 @@ std::size_t Blocklist::remove(const IpAddr& client, const std::optional<std::str
         }
         it = next;
     }
+    if (n > 0) ++version_;
     return n;
 }
 
@@ -89,6 +94,44 @@ std::vector<BlockRow> Blocklist::list() const {
 std::size_t Blocklist::size() const {
     std::lock_guard lock(mutex_);
     return entries_.size();
+}
+
+std::uint64_t Blocklist::version() const {
+    std::lock_guard lock(mutex_);
+    return version_;
+}
+
+std::vector<BlockState> Blocklist::export_state() const {
+    auto now = clock_.steady();
+    auto wall = clock_.wall();
+    std::lock_guard lock(mutex_);
+    std::vector<BlockState> out;
+    out.reserve(entries_.size());
+    for (auto it = by_expiry_.rbegin(); it != by_expiry_.rend() && it->first > now; ++it) {
+        const Entry& e = entries_.at(it->second);
+        out.push_back(BlockState{it->second.second, it->second.first, e.source, e.reason,
+                                 wall + std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                            e.until - now)});
+    }
+    return out;
+}
+
+std::size_t Blocklist::import_state(const std::vector<BlockState>& saved,
+                                    std::chrono::system_clock::time_point saved_at) {
+    auto now = clock_.steady();
+    auto wall = std::max(clock_.wall(), saved_at);
+    std::lock_guard lock(mutex_);
+    purge_locked(now);
+    std::size_t n = 0;
+    for (const BlockState& b : saved) {
+        if (b.until <= wall) continue;
+        auto left = std::min<std::chrono::system_clock::duration>(b.until - wall, kMaxImported);
+        add_locked(Key{b.scope, b.client},
+                   now + std::chrono::duration_cast<steady_clock::duration>(left), b.source,
+                   b.reason);
+        ++n;
+    }
+    return n;
 }
 
 }  // namespace mpp::policy

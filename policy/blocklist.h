@@ -12,11 +12,14 @@
 // Limits: at most `max_entries` entries; adding to a full table first drops expired entries,
 // then evicts the entry that expires soonest, counted in the metric "blocklist-evictions".
 // Failures: none reach the caller; a lookup in a table under pressure still answers.
-// Persistence (snapshot + journal) is the state-table work of the greylist; not done here.
+// Persistence: export_state()/import_state() give and take the entries with wall-clock
+// deadlines (the steady clock does not survive a restart); policy/table_snapshots.h writes them
+// to STATE-DIR/blocklist.state whenever version() moved since its last save.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -38,6 +41,15 @@ struct BlockHit {
     BlockSource source = BlockSource::spamtrap;
     std::string reason;  // "spam trap 12345@example.com", "added by mppctl"
     std::chrono::seconds left{0};
+};
+
+// One entry as it is saved across a restart.
+struct BlockState {
+    IpAddr client;
+    std::string scope;
+    BlockSource source = BlockSource::spamtrap;
+    std::string reason;
+    std::chrono::system_clock::time_point until;  // wall clock
 };
 
 // One row of `mppctl blacklist list`.
@@ -73,6 +85,19 @@ public:
 
     std::size_t size() const;
 
+    // Persistence. version() changes with every change of the table (never with a lookup).
+    std::uint64_t version() const;
+    // Live entries with their wall-clock deadlines, the latest deadline first.
+    std::vector<BlockState> export_state() const;
+    // Adds saved entries (as add() does: a longer block already there wins). `saved_at` is the
+    // wall time the entries were exported: when the wall clock now reads earlier (it went back
+    // while the daemon was down) the time left is counted from `saved_at`, so no block grows.
+    // Entries already expired are skipped, a deadline past kMaxImported from now is cut to it.
+    // Returns the number of entries taken.
+    static constexpr std::chrono::hours kMaxImported{24 * 3650};
+    std::size_t import_state(const std::vector<BlockState>&,
+                             std::chrono::system_clock::time_point saved_at);
+
 private:
     struct Entry {
         std::chrono::steady_clock::time_point until;
@@ -83,12 +108,15 @@ private:
 
     void erase_locked(std::map<Key, Entry>::iterator it);
     void purge_locked(std::chrono::steady_clock::time_point now);
+    void add_locked(const Key&, std::chrono::steady_clock::time_point until, BlockSource,
+                    const std::string& reason);
 
     Clock& clock_;
     std::size_t max_entries_;
     mutable std::mutex mutex_;
     std::map<Key, Entry> entries_;
     std::set<std::pair<std::chrono::steady_clock::time_point, Key>> by_expiry_;
+    std::uint64_t version_ = 0;
 };
 
 }  // namespace mpp::policy

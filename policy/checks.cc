@@ -31,8 +31,10 @@ Checks::Checks(std::shared_ptr<const config::Config> config, const std::string& 
                std::chrono::seconds maintain_every)
     : state_(clock_),
       greylist_(clock_, Greylist::Options{}, greylist_store(state_dir)),
-      engine_(config, clock_, state_, hooks(greylist_)) {
+      engine_(config, clock_, state_, hooks(greylist_)),
+      snapshots_(state_dir, clock_, state_.blocks, state_.thresholds) {
     greylist_.load();  // logs what it found
+    snapshots_.load();
     maintainer_ = std::thread([this, maintain_every] {
         // Signals are the main thread's business (see milter/milter_runner.h).
         sigset_t all;
@@ -43,6 +45,7 @@ Checks::Checks(std::shared_ptr<const config::Config> config, const std::string& 
             lock.unlock();
             try {
                 greylist_.maintain();
+                snapshots_.save();
             } catch (const std::exception& e) {
                 log::error(log::cat("greylist maintenance: internal error: ", e.what()));
             }
@@ -62,6 +65,7 @@ void Checks::close() {
     maintain_wake_.notify_all();
     if (maintainer_.joinable()) maintainer_.join();
     greylist_.maintain();
+    snapshots_.save();
 }
 
 void Checks::set_config(std::shared_ptr<const config::Config> config) {

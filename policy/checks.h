@@ -6,12 +6,13 @@
 // ends call evaluate(): the policy server from the main event loop, the milter (later) from
 // libmilter's workers; every part is thread-safe (see each unit).
 // Reload: set_config() gives the engine the new snapshot; the tables keep their state.
-// Persistence: the greylist is loaded from `state_dir` at construction (a damaged file is
-// reported and set aside, never fatal: see greylist_store.h). Every `maintain_every` a thread
-// of its own (never the event loop that answers requests: a scan of a large table, an fsync or
-// a compaction would stall every answer) expires entries, compacts and syncs; close() stops
-// that thread and syncs once more (also from the destructor). An empty state_dir keeps the
-// greylist in memory only.
+// Persistence: the greylist, the block list and the threshold counters are loaded from
+// `state_dir` at construction (a damaged file is reported and set aside, never fatal: see
+// greylist_store.h and table_snapshots.h). Every `maintain_every` a thread of its own (never
+// the event loop that answers requests: a scan of a large table, an fsync or a compaction would
+// stall every answer) expires greylist entries, compacts and syncs, and saves the block list and
+// thresholds when they changed; close() stops that thread and does both once more (also from
+// the destructor). An empty state_dir keeps the tables in memory only.
 #pragma once
 
 #include <chrono>
@@ -25,6 +26,7 @@
 #include "lib/config.h"
 #include "policy/engine.h"
 #include "policy/greylist.h"
+#include "policy/table_snapshots.h"
 #include "policy/transaction.h"
 #include "policy/verdict.h"
 
@@ -41,7 +43,7 @@ public:
     Verdict evaluate(const Transaction& t) { return engine_.evaluate(t); }
     Explanation explain(const Transaction& t) const { return engine_.explain(t); }
     void set_config(std::shared_ptr<const config::Config> config);
-    // Stops the maintenance thread and writes the greylist's last changes; idempotent.
+    // Stops the maintenance thread and writes the tables' last changes; idempotent.
     void close();
 
     Engine& engine() { return engine_; }
@@ -53,6 +55,7 @@ private:
     EngineState state_;
     Greylist greylist_;
     Engine engine_;
+    TableSnapshots snapshots_;  // block list and thresholds in state_dir
 
     std::mutex maintain_mutex_;
     std::condition_variable maintain_wake_;

@@ -26,26 +26,11 @@ constexpr std::size_t kMaxPayload = 256;
 constexpr std::size_t kRecordSize = 33;
 constexpr std::uint8_t kTrailer = 0xFF;
 
-void put_u16(std::string& b, std::uint16_t v) {
-    for (int i = 0; i < 2; ++i) b.push_back(static_cast<char>(v >> (8 * i)));
-}
-void put_u32(std::string& b, std::uint32_t v) {
-    for (int i = 0; i < 4; ++i) b.push_back(static_cast<char>(v >> (8 * i)));
-}
-void put_u64(std::string& b, std::uint64_t v) {
-    for (int i = 0; i < 8; ++i) b.push_back(static_cast<char>(v >> (8 * i)));
-}
-std::uint64_t get_le(const std::uint8_t* p, int n) {
-    std::uint64_t v = 0;
-    for (int i = n - 1; i >= 0; --i) v = (v << 8) | p[i];
-    return v;
-}
-
-void frame(std::string& out, const std::string& payload) {
-    put_u32(out, static_cast<std::uint32_t>(payload.size()));
-    put_u32(out, crc32(reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()));
-    out += payload;
-}
+using state::frame;
+using state::get_le;
+using state::put_u16;
+using state::put_u32;
+using state::put_u64;
 
 std::string encode(const GreyRecord& r) {
     std::string p;
@@ -81,53 +66,21 @@ std::string header(const char* magic, std::uint64_t gen) {
     return h;
 }
 
-// Frames from `off`: calls on_payload for each good one; sets torn/corrupt and where it stopped.
+// Frames from `off`, stopping at the first bad checksum (a journal replays in order), into `s`.
 template <typename F>
 void scan_frames(std::string_view b, std::size_t off, JournalScan& s, F on_payload) {
-    const auto* d = reinterpret_cast<const std::uint8_t*>(b.data());
-    while (off < b.size()) {
-        s.stop_offset = off;
-        if (b.size() - off < 8) { s.torn = true; return; }
-        std::size_t len = get_le(d + off, 4);
-        std::uint32_t crc = static_cast<std::uint32_t>(get_le(d + off + 4, 4));
-        if (len == 0 || len > kMaxPayload) { s.corrupt = true; return; }
-        if (b.size() - off - 8 < len) { s.torn = true; return; }
-        if (crc32(d + off + 8, len) != crc || !on_payload(d + off + 8, len)) {
-            s.corrupt = true;
-            return;
-        }
-        off += 8 + len;
-    }
-    s.stop_offset = off;
+    state::FrameScan f = state::scan_frames(
+        b, off, kMaxPayload, [&](const std::uint8_t* p, std::size_t n, bool crc_ok, std::size_t) {
+            return crc_ok && on_payload(p, n);
+        });
+    s.torn = f.torn;
+    s.corrupt = f.corrupt;
+    s.stop_offset = f.stop_offset;
 }
 
-bool read_file(const std::string& path, std::string& out) {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return false;
-    char buf[65536];
-    for (;;) {
-        ssize_t n = ::read(fd.get(), buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return false;
-        if (n == 0) return true;
-        out.append(buf, static_cast<std::size_t>(n));
-    }
-}
-
-bool write_all(int fd, std::string_view b) {
-    while (!b.empty()) {
-        ssize_t n = ::write(fd, b.data(), b.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;
-        b.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
-}
-
-bool fsync_dir(const std::string& dir) {
-    Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    return fd && ::fsync(fd.get()) == 0;
-}
+using state::fsync_dir;
+using state::read_file;
+using state::write_all;
 
 // Generations of the journal files in `dir`, ascending.
 std::vector<std::uint64_t> journal_gens(const std::string& dir) {
@@ -148,21 +101,6 @@ std::vector<std::uint64_t> journal_gens(const std::string& dir) {
 }
 
 }  // namespace
-
-std::uint32_t crc32(const std::uint8_t* data, std::size_t size) {
-    static const auto table = [] {
-        std::array<std::uint32_t, 256> t{};
-        for (std::uint32_t i = 0; i < 256; ++i) {
-            std::uint32_t c = i;
-            for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            t[i] = c;
-        }
-        return t;
-    }();
-    std::uint32_t c = 0xFFFFFFFFu;
-    for (std::size_t i = 0; i < size; ++i) c = table[(c ^ data[i]) & 0xFF] ^ (c >> 8);
-    return c ^ 0xFFFFFFFFu;
-}
 
 JournalScan scan_journal(std::string_view bytes, const GreySink& apply) {
     JournalScan s;

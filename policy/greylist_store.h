@@ -11,6 +11,7 @@
 // On disk (STATE-DIR/greylist.snapshot and greylist.journal.GEN, GEN decimal):
 //   file   = magic (8 bytes: "MPPGLS1\n" snapshot, "MPPGLJ1\n" journal) + GEN (u64 LE) + frames
 //   frame  = payload length (u32 LE, 1..256) + CRC-32 of the payload (u32 LE) + payload
+//            (policy/state_file.h, shared with the other state files)
 //   record = kind (u8: 1 triplet, 2 network) + op (u8: 1 put, 2 erase) + key (16 bytes) +
 //            first_seen, last_seen, expires (u32 LE, wall seconds) + count (u16 LE) + flags (u8)
 //   a snapshot ends with a trailer frame: kind 0xFF + record count (u64 LE)
@@ -40,6 +41,7 @@
 #include <string_view>
 
 #include "lib/fd.h"
+#include "policy/state_file.h"
 
 namespace mpp::policy {
 
@@ -79,9 +81,6 @@ public:
     // Makes what was appended survive a power loss.
     virtual void sync() = 0;
 };
-
-// CRC-32 (IEEE 802.3, as zlib's crc32), for the frames.
-std::uint32_t crc32(const std::uint8_t* data, std::size_t size);
 
 // Decodes a journal's bytes (header included), calling `apply` per good record; the result
 // says why it stopped. Used by the file store and by the fuzz target.

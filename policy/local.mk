@@ -7,11 +7,12 @@ policy_libpolicy_a_SOURCES = \
 	policy/policy_request.h policy/policy_request.cc \
 	policy/policy_reply.h policy/policy_reply.cc \
 	policy/policy_server.h policy/policy_server.cc \
-	policy/policy_conn.h policy/policy_conn.cc \
 	policy/verdict.h policy/verdict.cc \
 	policy/sender_normalise.h policy/sender_normalise.cc \
 	policy/greylist.h policy/greylist.cc policy/greylist_admin.cc \
+	policy/state_file.h policy/state_file.cc \
 	policy/greylist_store.h policy/greylist_store.cc \
+	policy/table_snapshots.h policy/table_snapshots.cc \
 	policy/lists.h policy/lists.cc \
 	policy/groups.h policy/groups.cc \
 	policy/blocklist.h policy/blocklist.cc \

@@ -24,11 +24,10 @@ Shape shape_of(const config::ThresholdCfg& rule) {
     return {w, (p + w - 1) / w};
 }
 
-std::string entry_id(const std::string& group, const config::ThresholdCfg& rule,
-                     const std::string& key) {
+std::string entry_id(const std::string& group, const std::string& rule, const std::string& key) {
     std::string id = group;
     id += '\0';
-    id += rule.name;
+    id += rule;
     id += '\0';
     id += key;
     return id;
@@ -58,9 +57,16 @@ std::optional<std::string> threshold_key(const config::ThresholdCfg& rule, const
 Thresholds::Thresholds(Clock& clock, std::size_t max_keys)
     : clock_(clock), max_keys_(max_keys == 0 ? 1 : max_keys) {}
 
-std::int64_t Thresholds::now_s() const {
-    return std::chrono::duration_cast<seconds>(clock_.steady().time_since_epoch()).count();
+namespace {
+constexpr std::int64_t kOriginMs = (std::int64_t{1} << 32) * 1000;
 }
+
+std::int64_t Thresholds::steady_ms(std::chrono::steady_clock::time_point tp) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch()).count() +
+           kOriginMs;
+}
+
+std::int64_t Thresholds::now_s() const { return steady_ms(clock_.steady()) / 1000; }
 
 void Thresholds::advance(Entry& e, const config::ThresholdCfg& rule, std::int64_t now) {
     Shape s = shape_of(rule);
@@ -124,7 +130,7 @@ ThresholdDecision Thresholds::check(const std::string& group, const config::Thre
     ThresholdDecision d;
     auto now_tp = clock_.steady();
     std::int64_t now = now_s();
-    std::string id = entry_id(group, rule, key);
+    std::string id = entry_id(group, rule.name, key);
     std::lock_guard lock(mutex_);
     Entry scratch;
     Entry* e = dry_run ? find_locked(id) : &get_locked(id, group, rule, key);
@@ -160,6 +166,7 @@ ThresholdDecision Thresholds::check(const std::string& group, const config::Thre
     }
     e->last_message = message_id;
     e->last_over = d.over;
+    ++version_;
     return d;
 }
 
@@ -167,7 +174,7 @@ void Thresholds::record_spam(const std::string& group, const config::ThresholdCf
                              const std::string& key, const std::string& message_id) {
     if (rule.spams == 0) return;
     std::int64_t now = now_s();
-    std::string id = entry_id(group, rule, key);
+    std::string id = entry_id(group, rule.name, key);
     std::lock_guard lock(mutex_);
     Entry& e = get_locked(id, group, rule, key);
     advance(e, rule, now);
@@ -175,6 +182,7 @@ void Thresholds::record_spam(const std::string& group, const config::ThresholdCf
     std::size_t slot = static_cast<std::size_t>(e.head % e.buckets);
     if (e.spams[slot] < UINT32_MAX) ++e.spams[slot];
     e.last_spam = message_id;
+    ++version_;
 }
 
 std::vector<ThresholdRow> Thresholds::list() const {
@@ -198,6 +206,93 @@ std::vector<ThresholdRow> Thresholds::list() const {
 std::size_t Thresholds::size() const {
     std::lock_guard lock(mutex_);
     return entries_.size();
+}
+
+std::uint64_t Thresholds::version() const {
+    std::lock_guard lock(mutex_);
+    return version_;
+}
+
+std::vector<ThresholdState> Thresholds::export_state() const {
+    using std::chrono::milliseconds;
+    const auto now_tp = clock_.steady();
+    const auto wall = clock_.wall();
+    const std::int64_t now_ms = steady_ms(now_tp);
+    const std::int64_t now = now_ms / 1000;
+    std::lock_guard lock(mutex_);
+    std::vector<ThresholdState> out;
+    out.reserve(entries_.size());
+    for (const std::string& id : lru_) {
+        const Entry& e = entries_.at(id);
+        if (e.width <= 0) continue;
+        ThresholdState st{e.group, e.rule, e.key, e.width, e.buckets, {}, {}, {}, {}};
+        st.messages.assign(static_cast<std::size_t>(e.buckets), 0);
+        st.spams.assign(static_cast<std::size_t>(e.buckets), 0);
+        const std::int64_t oldest = e.head - e.buckets + 1;
+        bool counted = false;
+        for (std::int64_t k = std::max(oldest, now / e.width - e.buckets + 1); k <= e.head; ++k) {
+            auto from = static_cast<std::size_t>(k % e.buckets);
+            auto to = static_cast<std::size_t>(k - oldest);
+            st.messages[to] = e.messages[from];
+            st.spams[to] = e.spams[from];
+            counted = counted || e.messages[from] != 0 || e.spams[from] != 0;
+        }
+        const bool blocked = e.until > now_tp;
+        if (!counted && !blocked) continue;
+        st.head_start = wall - milliseconds(now_ms - e.head * e.width * 1000);
+        if (blocked)
+            st.blocked_until =
+                wall + std::chrono::duration_cast<std::chrono::system_clock::duration>(e.until - now_tp);
+        out.push_back(std::move(st));
+    }
+    return out;
+}
+
+std::size_t Thresholds::import_state(const std::vector<ThresholdState>& saved,
+                                     std::chrono::system_clock::time_point saved_at) {
+    using std::chrono::milliseconds;
+    const auto now_tp = clock_.steady();
+    const auto wall = std::max(clock_.wall(), saved_at);
+    const std::int64_t now_ms = steady_ms(now_tp);
+    const std::int64_t now = now_ms / 1000;
+    const auto max_block = std::chrono::hours(24 * 3650);
+    std::lock_guard lock(mutex_);
+    std::size_t taken = 0;
+    for (const ThresholdState& st : saved) {
+        if (entries_.size() >= max_keys_) break;
+        const auto n = static_cast<std::size_t>(st.buckets);
+        if (st.width < 1 || st.width > 30 * 86400 || st.buckets < 1 || st.buckets > kBuckets ||
+            st.messages.size() != n || st.spams.size() != n)
+            continue;
+        std::string id = entry_id(st.group, st.rule, st.key);
+        if (entries_.contains(id)) continue;
+        Entry e;
+        e.width = st.width;
+        e.buckets = st.buckets;
+        // The newest bucket's start on this run's steady clock, rounded to the nearest bucket.
+        const std::int64_t w_ms = st.width * 1000;
+        std::int64_t age_ms = std::chrono::duration_cast<milliseconds>(wall - st.head_start).count();
+        std::int64_t head_ms = now_ms - std::max<std::int64_t>(age_ms, 0);
+        e.head = std::min((head_ms + w_ms / 2) / w_ms, now / st.width);
+        for (std::size_t i = 0; i < n; ++i) {
+            auto slot = static_cast<std::size_t>((e.head - st.buckets + 1 + static_cast<std::int64_t>(i)) % st.buckets);
+            e.messages[slot] = st.messages[i];
+            e.spams[slot] = st.spams[i];
+        }
+        if (st.blocked_until > wall)
+            e.until = now_tp + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                   std::min<std::chrono::system_clock::duration>(st.blocked_until - wall, max_block));
+        if (sum(e, e.messages, now) == 0 && sum(e, e.spams, now) == 0 && e.until <= now_tp) continue;
+        e.group = st.group;
+        e.rule = st.rule;
+        e.key = st.key;
+        lru_.push_back(id);
+        e.lru = std::prev(lru_.end());
+        entries_.emplace(std::move(id), std::move(e));
+        ++taken;
+    }
+    if (taken > 0) ++version_;
+    return taken;
 }
 
 }  // namespace mpp::policy

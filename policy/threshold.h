@@ -24,7 +24,15 @@
 // period + width after it was made; for periods up to kBuckets seconds the window is exact to
 // the second (counted at t, gone at t + period).
 // Limits: at most max_keys entries; a new key in a full table evicts the least recently used
-// entry, counted in the metric "threshold-evictions". Time is the steady clock.
+// entry, counted in the metric "threshold-evictions". Time is the steady clock; bucket numbers
+// count from an origin 2^32 s before its zero, so they stay positive when a window saved before
+// a reboot (steady clock near zero) is restored.
+// Persistence: export_state()/import_state() give and take the live entries with wall-clock
+// bucket times and block deadlines; policy/table_snapshots.h writes them to
+// STATE-DIR/thresholds.state whenever version() moved since its last save. A restored window
+// keeps its counts and lets them go when they would have gone (its bucket edges may move by up
+// to half a bucket width, none for whole seconds and periods up to kBuckets seconds); the
+// per-message deduplication (message_id) starts afresh.
 #pragma once
 
 #include <array>
@@ -68,6 +76,16 @@ struct ThresholdRow {
     std::chrono::seconds blocked_left{0};
 };
 
+// One entry as it is saved across a restart.
+struct ThresholdState {
+    std::string group, rule, key;
+    std::int64_t width = 0;    // seconds per bucket
+    std::int64_t buckets = 0;  // buckets in the window, 1..Thresholds::kBuckets
+    std::chrono::system_clock::time_point head_start;  // wall time the newest bucket began
+    std::vector<std::uint32_t> messages, spams;       // per bucket, oldest first; `buckets` each
+    std::chrono::system_clock::time_point blocked_until{};  // wall clock; the epoch: not blocked
+};
+
 class Thresholds {
 public:
     static constexpr std::size_t kDefaultMaxKeys = 100000;
@@ -88,6 +106,18 @@ public:
     // Live entries (counts in their windows, or blocked), sorted by group, rule, key.
     std::vector<ThresholdRow> list() const;
     std::size_t size() const;
+
+    // Persistence. version() changes with every counted message, spam or block.
+    std::uint64_t version() const;
+    // Live entries (counts in their windows, or blocked), most recently used first.
+    std::vector<ThresholdState> export_state() const;
+    // Adds saved entries (in the order given, as the least recently used so far) to a table
+    // that does not hold them yet, until it is full; an entry whose shape is out of range is
+    // skipped. `saved_at`: the wall time of the export; when the wall clock now reads earlier,
+    // time is counted from it (nothing is counted twice, no block grows). Returns the number of
+    // entries taken.
+    std::size_t import_state(const std::vector<ThresholdState>&,
+                             std::chrono::system_clock::time_point saved_at);
 
 private:
     struct Entry {
@@ -110,12 +140,14 @@ private:
     static void advance(Entry&, const config::ThresholdCfg&, std::int64_t now_s);
     static long sum(const Entry&, const std::array<std::uint32_t, kBuckets>&, std::int64_t now_s);
     std::int64_t now_s() const;
+    static std::int64_t steady_ms(std::chrono::steady_clock::time_point);  // from the origin
 
     Clock& clock_;
     std::size_t max_keys_;
     mutable std::mutex mutex_;
     std::unordered_map<std::string, Entry> entries_;
     std::list<std::string> lru_;  // most recently used first
+    std::uint64_t version_ = 0;
 };
 
 }  // namespace mpp::policy

@@ -81,6 +81,7 @@ t_policy_tests_SOURCES = \
 	t/policy/sender_normalise_test.cc \
 	t/policy/greylist_test.cc \
 	t/policy/greylist_store_test.cc \
+	t/policy/table_snapshots_test.cc \
 	t/policy/policy_test_util.h \
 	t/policy/lists_test.cc \
 	t/policy/groups_test.cc \

@@ -55,7 +55,8 @@ t/fuzz/address_fuzz: $(srcdir)/t/fuzz/address_fuzz.cc $(FUZZ_PARSER_SRC)
 	$(AM_V_GEN)$(MKDIR_P) t/fuzz && $(FUZZ_CXX) $(FUZZ_CXXFLAGS) $(FUZZ_CPPFLAGS) -o $@ \
 	  $(srcdir)/t/fuzz/address_fuzz.cc $(FUZZ_PARSER_SRC) $(FUZZ_LIBS)
 
-FUZZ_GREYLIST_SRC = $(srcdir)/policy/greylist_store.cc $(srcdir)/policy/sender_normalise.cc \
+FUZZ_GREYLIST_SRC = $(srcdir)/policy/greylist_store.cc $(srcdir)/policy/state_file.cc \
+	$(srcdir)/policy/sender_normalise.cc \
 	$(srcdir)/lib/log.cc $(srcdir)/lib/metrics.cc
 
 t/fuzz/greylist_journal_fuzz: $(srcdir)/t/fuzz/greylist_journal_fuzz.cc $(FUZZ_GREYLIST_SRC)
