@@ -7,6 +7,7 @@ policy_libpolicy_a_SOURCES = \
 	policy/policy_request.h policy/policy_request.cc \
 	policy/policy_reply.h policy/policy_reply.cc \
 	policy/policy_server.h policy/policy_server.cc \
+	policy/policy_conn.h policy/policy_conn.cc \
 	policy/verdict.h policy/verdict.cc \
 	policy/sender_normalise.h policy/sender_normalise.cc \
 	policy/greylist.h policy/greylist.cc policy/greylist_admin.cc \
