@@ -40,6 +40,8 @@ const Choices kLevels =
     Choices::of<int>({{"debug", 0}, {"info", 0}, {"notice", 0}, {"warning", 0}, {"error", 0}});
 const Choices kTracking = Choices::of<Tracking>(
     {{"none", Tracking::none}, {"basic", Tracking::basic}, {"full", Tracking::full}});
+const Choices kMilterChecks = Choices::of<MilterChecks>(
+    {{"auto", MilterChecks::automatic}, {"yes", MilterChecks::yes}, {"no", MilterChecks::no}});
 const Choices kBomb = Choices::of<BombAction>(
     {{"reject", BombAction::reject}, {"quarantine", BombAction::quarantine}});
 
@@ -114,6 +116,10 @@ Element milter() {
     b.attr("backlog", Type::integer, &MilterCfg::backlog, "128",
            "listen(2) backlog of the milter socket.")
         .range(1, 65535);
+    b.choice("checks", kMilterChecks, &MilterCfg::checks, "auto",
+             "Whether the milter runs the SMTP-level checks (allow/deny, block list, spam traps, "
+             "thresholds, greylisting) at RCPT: auto: only when <policy-server enabled=\"no\"> "
+             "(so a message is not counted twice); yes or no: always or never.");
     return b.done();
 }
 

@@ -39,11 +39,15 @@ struct LogCfg {
 };
 
 // <milter>
+// checks="auto": the milter runs the SMTP-level checks only when the policy server is off (a
+// deployment with both front ends would otherwise count each message twice).
+enum class MilterChecks { automatic, yes, no };
 struct MilterCfg {
     bool enabled = true;
     std::string socket;      // libmilter spec: inet:PORT@HOST, inet6:PORT@HOST, unix:/path
     Duration timeout{300};   // libmilter I/O timeout (smfi_settimeout)
     int backlog = 128;       // listen(2) backlog (smfi_setbacklog)
+    MilterChecks checks = MilterChecks::automatic;
 };
 
 // <policy-server>

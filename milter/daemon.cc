@@ -113,16 +113,11 @@ bool Daemon::setup(std::string* error) {
     if (run_as_.switch_user && !pidfile_.empty() && ::chown(pidfile_.c_str(), run_as_.uid, run_as_.gid) != 0)
         log::warning("cannot give the pidfile to the daemon user; it may stay after exit");
     if (!drop_privileges(run_as_, error)) return false;
-    checks_ = std::make_unique<policy::Checks>(cfg, cfg->daemon.state_dir);
+    checks_ = std::make_shared<policy::Checks>(cfg, cfg->daemon.state_dir);
     register_policy_verbs(*control_, *checks_);  // greylist, blacklist, thresholds, ...
-    if (!cfg->policy_server.enabled)
-        for (const auto& g : cfg->groups)
-            if (g.greylist || !g.thresholds.empty() || !g.spamtraps.empty()) {
-                log::warning("the SMTP-level checks (greylist, thresholds, spam traps) run in the "
-                             "policy server only in this version, and <policy-server> is off: "
-                             "they have no effect");
-                break;
-            }
+    // Before smfi_main serves (run() starts it): the milter's checks use the same engine.
+    if (milter_) milter_->set_checks(checks_, policy_ != nullptr);
+    if (auto w = checks_placement_warning(*cfg, policy_ != nullptr); !w.empty()) log::warning(w);
 
     sighup_.reset(evsignal_new(base_.get(), SIGHUP, &Daemon::on_signal, this));
     sigterm_.reset(evsignal_new(base_.get(), SIGTERM, &Daemon::on_signal, this));

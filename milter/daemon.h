@@ -2,7 +2,8 @@
 //
 // Owns: the configuration holder, the main event loop (main thread: control socket, policy
 // server, signals, timers), the milter runner (its own thread), the pidfile. Threads: run()
-// runs on the main thread; libmilter callbacks run on libmilter's threads and only read the holder.
+// runs on the main thread; libmilter callbacks run on libmilter's threads, read the holder
+// and call the checks (shared with the policy server, given to the milter before it serves).
 // Signals: SIGHUP reloads, SIGTERM and SIGINT stop gracefully (see milter_runner.h for why the
 // main thread is the one that gets them). A graceful stop refuses new connections, waits for
 // sessions in flight up to <daemon shutdown-timeout>, then exits.
@@ -54,7 +55,7 @@ private:
     EventPtr sighup_, sigterm_, sigint_, stop_timer_;
     std::unique_ptr<ControlServer> control_;
     std::unique_ptr<MilterRunner> milter_;
-    std::unique_ptr<policy::Checks> checks_;        // the SMTP-level checks (both front ends)
+    std::shared_ptr<policy::Checks> checks_;        // the SMTP-level checks (both front ends)
     std::unique_ptr<policy::PolicyServer> policy_;  // <policy-server enabled="yes">
     std::string pidfile_;
     std::chrono::steady_clock::time_point started_;

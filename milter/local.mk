@@ -7,11 +7,14 @@ milter_libmilterfront_a_SOURCES = \
 	milter/callbacks.h milter/callbacks.cc \
 	milter/control_server.h milter/control_server.cc \
 	milter/daemon.h milter/daemon.cc \
+	milter/filter.h milter/filter.cc \
+	milter/milter_context.h milter/milter_context.cc \
 	milter/milter_runner.h milter/milter_runner.cc \
 	milter/options.h milter/options.cc \
 	milter/policy_verbs.h milter/policy_verbs.cc \
 	milter/privileges.h milter/privileges.cc \
 	milter/session.h \
+	milter/verdict_reply.h milter/verdict_reply.cc \
 	milter/version.h milter/version.cc
 
 # What a program linking the milter front end needs besides it.

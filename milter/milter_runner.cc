@@ -73,8 +73,8 @@ std::unique_ptr<MilterRunner> MilterRunner::open(const config::MilterCfg& cfg,
     auto spec = SocketSpec::parse_milter(cfg.socket, &spec_error);
     if (!spec) return fail("milter socket: " + spec_error);
 
-    auto runner = std::make_unique<MilterRunner>(Private{}, *spec);
-    smfiDesc desc = make_filter_description(holder, &runner->draining_);
+    auto runner = std::make_unique<MilterRunner>(Private{}, *spec, holder);
+    smfiDesc desc = make_filter_description(&runner->context_);
     if (smfi_register(desc) != MI_SUCCESS) return fail("smfi_register failed");
     std::string conn = spec->milter_str();
     if (smfi_setconn(conn.data()) != MI_SUCCESS) return fail("smfi_setconn failed for " + conn);

@@ -1,8 +1,9 @@
 // milter/milter_runner.h: libmilter's listener and worker pool, run on a thread of their own.
 //
 // Owns: the registration of the filter (smfi_register), the listening socket (opened before
-// privileges are dropped), and the thread that runs smfi_main. libmilter keeps global state, so
-// there is at most one MilterRunner per process.
+// privileges are dropped), the thread that runs smfi_main, and the FilterContext every callback
+// reads (filter.h). libmilter keeps global state, so there is at most one MilterRunner per
+// process.
 // Signals: smfi_main starts a libmilter thread that sigwaits SIGHUP/SIGTERM/SIGINT and stops the
 // milter on any of them. mppd wants SIGHUP to reload, so smfi_main runs on this runner's thread
 // with those signals blocked, and the main thread (which leaves them unblocked and handles them
@@ -20,6 +21,8 @@
 
 #include "lib/config_holder.h"
 #include "lib/socket_spec.h"
+#include "milter/filter.h"
+#include "policy/checks.h"
 
 namespace mpp::milter {
 
@@ -34,10 +37,15 @@ public:
     MilterRunner(const MilterRunner&) = delete;
     MilterRunner& operator=(const MilterRunner&) = delete;
 
+    // The check engine the sessions use from now on, and whether the policy server serves
+    // (<milter checks="auto">). Before this, a recipient the milter should check gets 451.
+    void set_checks(std::shared_ptr<policy::Checks> checks, bool policy_server_serving) {
+        context_.set_checks(std::move(checks), policy_server_serving);
+    }
     void start();                 // smfi_main on its own thread
     // Graceful stop, first step: sessions in flight go on; a new connection gets a tempfail at
     // connect (libmilter gives no way to close its listener without ending every session).
-    void drain() { draining_ = true; }
+    void drain() { context_.drain(); }
     // Second step, once no session is left (or the deadline passed): smfi_stop(), which ends
     // whatever libmilter still serves. Returns at once: smfi_stop() waits for the listener's
     // poll timeout (seconds), so it runs on a thread of its own, and the listener is woken by a
@@ -48,7 +56,8 @@ public:
     void join();
 
     struct Private {};
-    MilterRunner(Private, SocketSpec spec) : spec_(std::move(spec)) {}
+    MilterRunner(Private, SocketSpec spec, const config::ConfigHolder* holder)
+        : spec_(std::move(spec)), context_(holder) {}
 
 private:
     void wake_listener() const;
@@ -56,8 +65,8 @@ private:
     SocketSpec spec_;
     std::thread thread_;
     std::thread stopper_;
+    FilterContext context_;  // read by the callbacks (make_filter_description)
     std::atomic<bool> finished_{false};
-    std::atomic<bool> draining_{false};  // read by the callbacks (make_filter_description)
     std::atomic<int> result_{0};
 };
 

@@ -1,0 +1,309 @@
+// milter/filter.cc: the milter's work per callback (see filter.h).
+#include "milter/filter.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <strings.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "lib/cidr.h"
+#include "lib/log.h"
+#include "lib/metrics.h"
+#include "milter/verdict_reply.h"
+
+namespace mpp::milter {
+namespace {
+
+std::string address_text(const sockaddr* sa) {
+    if (!sa) return "";
+    char buf[INET6_ADDRSTRLEN] = "";
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, buf, sizeof buf);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, buf, sizeof buf);
+    return buf;
+}
+
+// Postfix sends "[192.0.2.1]" for a client without a verified name; the checks and the logs
+// call that "unknown", as Postfix does.
+std::string client_name_of(const char* hostname) {
+    std::string n = hostname ? hostname : "";
+    if (n.empty() || n.front() == '[') return "unknown";
+    return n;
+}
+
+std::string strip_brackets(const char* addr) {
+    std::string s = addr ? addr : "";
+    if (s.size() >= 2 && s.front() == '<' && s.back() == '>') s = s.substr(1, s.size() - 2);
+    return s;
+}
+
+// MAIL FROM's SIZE=N parameter (argv[1...]), 0 when absent or not a number.
+std::uint64_t declared_size(char** argv) {
+    if (!argv || !argv[0]) return 0;
+    for (char** a = argv + 1; *a; ++a) {
+        if (strncasecmp(*a, "SIZE=", 5) != 0) continue;
+        std::uint64_t n = 0;
+        const char* p = *a + 5;
+        if (!*p) return 0;
+        for (; *p; ++p) {
+            if (*p < '0' || *p > '9' || n > (UINT64_MAX - 9) / 10) return 0;
+            n = n * 10 + static_cast<unsigned>(*p - '0');
+        }
+        return n;
+    }
+    return 0;
+}
+
+// Header and body callbacks need no reply when the MTA agreed to that (fewer round trips).
+sfsistat no_reply(const Session& s, unsigned long flag) {
+    return s.protocol & flag ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+void log_summary(const Session& s, const Message& m, std::string_view action) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - m.started)
+                        .count();
+    log::write_qid(log::Level::info, m.queue_id,
+                   log::cat("client=", s.client(), " from=<", m.sender, "> nrcpt=", m.accepted,
+                            " refused=", m.refused, " size=", m.size, " action=", action,
+                            " delay=", ms, "ms"));
+}
+
+void action_failed(const std::string& qid, const std::string& what) {
+    metrics::get("milter-action-errors").inc();
+    log::write_qid(log::Level::error, qid, "milter: " + what);
+}
+
+}  // namespace
+
+FilterContext::FilterContext(const config::ConfigHolder* holder)
+    : holder_(holder),
+      next_id_(static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(
+              std::chrono::system_clock::now().time_since_epoch())
+              .count())) {}
+
+void FilterContext::set_checks(std::shared_ptr<policy::Checks> checks,
+                               bool policy_server_serving) {
+    policy_server_ = policy_server_serving;
+    checks_.store(std::move(checks));
+}
+
+std::string FilterContext::next_message_id() {
+    return "milter." + std::to_string(next_id_.fetch_add(1));
+}
+
+bool milter_runs_checks(config::MilterChecks mode, bool policy_server_serving) {
+    return mode == config::MilterChecks::yes ||
+           (mode == config::MilterChecks::automatic && !policy_server_serving);
+}
+
+std::string checks_placement_warning(const config::Config& cfg, bool policy_server_serving) {
+    bool any = false;
+    for (const auto& g : cfg.groups)
+        if (g.greylist || !g.thresholds.empty() || !g.spamtraps.empty()) any = true;
+    const bool milter =
+        cfg.milter.enabled && milter_runs_checks(cfg.milter.checks, policy_server_serving);
+    if (any && !milter && !policy_server_serving)
+        return "the SMTP-level checks (greylist, thresholds, spam traps) have no effect: the "
+               "policy server is off, and the milter is off or has checks=\"no\"";
+    if (any && milter && policy_server_serving)
+        return "<milter checks=\"yes\"> and the policy server both run the SMTP-level checks: "
+               "where Postfix asks both, each message counts twice in the thresholds and the "
+               "greylist";
+    return "";
+}
+
+policy::Transaction transaction_for(const Session& s, const Message& m,
+                                    const std::string& recipient) {
+    policy::Transaction t;
+    t.stage = policy::Stage::rcpt;
+    t.client = IpAddr::parse(s.client_addr);
+    t.client_address = s.client_addr.empty() ? "unknown" : s.client_addr;
+    t.client_name = s.client_name.empty() ? "unknown" : s.client_name;
+    t.helo = s.helo;
+    t.sender = m.sender;
+    t.recipient = recipient;
+    t.sasl_username = m.sasl_username;
+    t.queue_id = m.queue_id;
+    t.size = m.declared_size;
+    t.instance = m.id;
+    return t;
+}
+
+std::unique_ptr<Session> Filter::open_session() const {
+    auto s = std::make_unique<Session>();
+    s->config = context_.holder()->current();
+    s->checks = s->config->milter.enabled &&
+                milter_runs_checks(s->config->milter.checks, context_.policy_server_serving());
+    return s;
+}
+
+Filter::Negotiated Filter::negotiate(Session& s, MilterContext& mc, unsigned long mta_actions,
+                                     unsigned long mta_protocol) const {
+    Negotiated n;
+    // Header additions only when the checks run (their Verdict::prepend).
+    n.actions = mta_actions & (SMFIF_SETSYMLIST | (s.checks ? SMFIF_ADDHDRS : 0));
+    // Steps this version does not use are skipped; HELO, headers and body chunks only record,
+    // so they need no reply; RCPT needs one only when the checks answer it.
+    unsigned long want = SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NOEOH | SMFIP_NR_HELO |
+                         SMFIP_NR_HDR | SMFIP_NR_BODY;
+    if (!s.checks) want |= SMFIP_NR_RCPT;
+    n.protocol = mta_protocol & want;
+    s.actions = n.actions;
+    s.protocol = n.protocol;
+    if (n.actions & SMFIF_SETSYMLIST) {
+        const std::pair<int, const char*> lists[] = {{SMFIM_CONNECT, "j _ {daemon_name} {if_addr}"},
+                                                     {SMFIM_ENVFROM, "i {auth_authen}"},
+                                                     {SMFIM_ENVRCPT, "i"},
+                                                     {SMFIM_EOM, "i"}};
+        for (const auto& [stage, names] : lists)
+            if (!mc.request_macros(stage, names))
+                action_failed("", log::cat("smfi_setsymlist(", stage, ", \"", names,
+                                           "\") failed; the MTA sends its default macros"));
+    }
+    return n;
+}
+
+sfsistat Filter::connect(Session& s, MilterContext& mc, const char* hostname,
+                         const sockaddr* addr) {
+    s.connected = true;
+    s.client_name = client_name_of(hostname);
+    s.client_addr = address_text(addr);
+    s.mta_name = mc.macro("j");
+    s.daemon_name = mc.macro("{daemon_name}");
+    s.if_addr = mc.macro("{if_addr}");
+    metrics::get("milter-connections").inc();
+    log::info("connect from " + s.client());
+    if (log::enabled(log::Level::debug))
+        log::debug(log::cat("connect from ", s.client(), ": mta=", s.mta_name, " daemon=",
+                            s.daemon_name, " if_addr=", s.if_addr, " _=", mc.macro("_"),
+                            " checks=", s.checks ? "yes" : "no"));
+    if (context_.draining()) {
+        log::info("reject: CONNECT from " + s.client() + ": mppd is stopping; tempfail");
+        if (!mc.set_reply("421", "4.3.2", "Mail filter shutting down, try again later"))
+            action_failed("", "smfi_setreply failed for the shutdown reply");
+        return SMFIS_TEMPFAIL;
+    }
+    return SMFIS_CONTINUE;
+}
+
+sfsistat Filter::helo(Session& s, const char* name) {
+    s.helo = name ? name : "";
+    return no_reply(s, SMFIP_NR_HELO);
+}
+
+sfsistat Filter::mail(Session& s, MilterContext& mc, char** argv) {
+    if (s.message) log_summary(s, *s.message, "abort");  // a transaction never closed
+    auto m = std::make_unique<Message>();
+    m->id = context_.next_message_id();
+    m->sender = strip_brackets(argv ? argv[0] : nullptr);
+    m->queue_id = mc.macro("i");
+    m->sasl_username = mc.macro("{auth_authen}");
+    m->declared_size = declared_size(argv);
+    s.message = std::move(m);
+    return SMFIS_CONTINUE;
+}
+
+sfsistat Filter::rcpt(Session& s, MilterContext& mc, char** argv) {
+    if (!s.message) {  // libmilter sends no RCPT without MAIL; be safe anyway
+        s.message = std::make_unique<Message>();
+        s.message->id = context_.next_message_id();
+    }
+    Message& m = *s.message;
+    if (std::string qid = mc.macro("i"); !qid.empty()) m.queue_id = qid;
+    if (!s.checks) {
+        ++m.accepted;
+        return no_reply(s, SMFIP_NR_RCPT);
+    }
+    const std::string recipient = strip_brackets(argv ? argv[0] : nullptr);
+    auto checks = context_.checks();
+    if (!checks) {
+        ++m.refused;
+        log::write_qid(log::Level::warning, m.queue_id,
+                       log::cat("client=", s.client(), " from=<", m.sender, "> to=<", recipient,
+                                "> action=defer reason=\"the checks are not ready yet\""));
+        if (!mc.set_reply("451", "4.3.0", "Mail filter starting, try again later"))
+            action_failed(m.queue_id, "smfi_setreply failed for the not-ready reply");
+        return SMFIS_TEMPFAIL;
+    }
+    const policy::Verdict v = checks->evaluate(transaction_for(s, m, recipient));
+    const RcptReply r = reply_for(v);
+    if (r.kind == RcptReply::Kind::pass) {
+        ++m.accepted;
+        for (const auto& h : v.prepend)
+            if (!m.add_header(h) && log::enabled(log::Level::debug))
+                log::write_qid(log::Level::debug, m.queue_id,
+                               "milter: header not added again or over the bound: " + h);
+        return SMFIS_CONTINUE;
+    }
+    ++m.refused;
+    if (!mc.set_reply(r.code, r.dsn, r.text))
+        action_failed(m.queue_id, log::cat("smfi_setreply(", r.code, " ", r.dsn,
+                                           ") failed for <", recipient,
+                                           ">: the MTA answers with its default text"));
+    return r.kind == RcptReply::Kind::reject ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+}
+
+sfsistat Filter::header(Session& s, const char* name, const char* value) {
+    if (s.message)
+        s.message->size += std::strlen(name ? name : "") + 2 + std::strlen(value ? value : "") + 2;
+    return no_reply(s, SMFIP_NR_HDR);
+}
+
+sfsistat Filter::body(Session& s, std::size_t len) {
+    if (s.message) s.message->size += len;
+    return no_reply(s, SMFIP_NR_BODY);
+}
+
+void Filter::add_headers(const Session& s, const Message& m, MilterContext& mc) {
+    if (m.headers.empty()) return;
+    if (!(s.actions & SMFIF_ADDHDRS)) {
+        action_failed(m.queue_id, log::cat("the MTA does not let filters add headers: ",
+                                           m.headers.size(), " header(s) not added"));
+        return;
+    }
+    int index = 0;  // on top, in the order the checks gave them (as Postfix's PREPEND)
+    for (const auto& line : m.headers) {
+        auto h = split_header(line);
+        if (!h) {
+            action_failed(m.queue_id, "not a header line, not added: " + line);
+            continue;
+        }
+        if (mc.insert_header(index, h->first, h->second))
+            ++index;
+        else
+            action_failed(m.queue_id, "smfi_insheader failed; the message goes on without " +
+                                          h->first);
+    }
+}
+
+sfsistat Filter::eom(Session& s, MilterContext& mc) {
+    if (!s.message) return SMFIS_CONTINUE;
+    Message& m = *s.message;
+    if (std::string qid = mc.macro("i"); !qid.empty()) m.queue_id = qid;
+    add_headers(s, m, mc);
+    log_summary(s, m, "accept");
+    metrics::get("milter-messages").inc();
+    s.message.reset();
+    return SMFIS_CONTINUE;
+}
+
+sfsistat Filter::abort(Session& s) {
+    if (s.message) {
+        const Message& m = *s.message;
+        log_summary(s, m, m.accepted == 0 && m.refused > 0 ? "refused" : "abort");
+        s.message.reset();
+    }
+    return SMFIS_CONTINUE;
+}
+
+void Filter::close(Session& s) {
+    abort(s);
+    if (s.connected) log::info("disconnect from " + s.client());
+}
+
+}  // namespace mpp::milter

@@ -1,0 +1,112 @@
+// milter/filter.h: what the milter does at each callback, apart from libmilter's C entry points
+// (callbacks.cc is a trampoline per callback around these methods), so that it runs in tests
+// with a recording MilterContext and a real policy::Checks.
+//
+// FilterContext is what every connection shares: the config holder, the draining flag of a
+// graceful stop, the check engine (set once by the daemon after it is built; until then a
+// recipient that should be checked gets 451 4.3.0) and the counter that gives each message
+// its id. It is set up before smfi_main serves; afterwards only its atomics change.
+// Threads: libmilter's workers, several connections at once; one connection's callbacks never
+// overlap (libmilter serialises them), so a Session needs no lock.
+// Stages: connect records the client (and tempfails every connection while mppd stops); HELO
+// and MAIL FROM record; at RCPT TO, when the session runs the checks (<milter checks>, decided
+// at its start), one policy::Transaction per recipient goes to the SAME engine as the policy
+// server's, and its Verdict becomes the answer for that recipient only (verdict_reply.h):
+// 4xx -> SMFIS_TEMPFAIL, 5xx -> SMFIS_REJECT, each with smfi_setreply; headers of the checks
+// (Verdict::prepend) are inserted on top at end-of-message. Every smfi_* action's result is
+// checked; a failure is logged and counted (milter-action-errors), and never turns an accepted
+// recipient into a refused one.
+// Logs: the engine's decision line per refused recipient; per message one summary line at
+// end-of-message or abort:
+//   QUEUEID: client=NAME[ADDR] from=<S> nrcpt=A refused=R size=N action=ACTION delay=Tms
+// ACTION: accept (end-of-message), abort (the client gave up), refused (it gave up after every
+// recipient was refused).
+#pragma once
+
+#include <libmilter/mfapi.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "lib/config_holder.h"
+#include "milter/milter_context.h"
+#include "milter/session.h"
+#include "policy/checks.h"
+#include "policy/transaction.h"
+
+namespace mpp::milter {
+
+class FilterContext {
+public:
+    explicit FilterContext(const config::ConfigHolder* holder);
+
+    const config::ConfigHolder* holder() const { return holder_; }
+    void drain() { draining_ = true; }
+    bool draining() const { return draining_.load(); }
+
+    // The engine, and whether the policy server serves (for <milter checks="auto">).
+    void set_checks(std::shared_ptr<policy::Checks> checks, bool policy_server_serving);
+    std::shared_ptr<policy::Checks> checks() const { return checks_.load(); }
+    bool policy_server_serving() const { return policy_server_.load(); }
+
+    // "milter.N": unique in this process and across restarts (N starts at the start time in
+    // microseconds); the engine keys per-message counting on it (Transaction::instance).
+    std::string next_message_id();
+
+private:
+    const config::ConfigHolder* holder_;
+    std::atomic<bool> draining_{false};
+    std::atomic<std::shared_ptr<policy::Checks>> checks_;
+    std::atomic<bool> policy_server_{false};
+    std::atomic<std::uint64_t> next_id_;
+};
+
+// Whether the milter runs the SMTP-level checks: checks="yes", or "auto" without a serving
+// policy server.
+bool milter_runs_checks(config::MilterChecks mode, bool policy_server_serving);
+
+// What mppd warns at start about where the SMTP-level checks run, "" when nothing is wrong:
+// nowhere although groups have them, or in both front ends (double counting).
+std::string checks_placement_warning(const config::Config& cfg, bool policy_server_serving);
+
+// The transaction the engine sees for `recipient` of the session's current message.
+policy::Transaction transaction_for(const Session& s, const Message& m,
+                                    const std::string& recipient);
+
+class Filter {
+public:
+    explicit Filter(FilterContext& context) : context_(context) {}
+
+    // A new connection's state: the current snapshot and whether it runs the checks.
+    std::unique_ptr<Session> open_session() const;
+
+    // Actions and protocol steps for the MTA (SMFIF_*, SMFIP_*), from what it offers; asks for
+    // the macros through `mc` when the MTA lets the filter choose them.
+    struct Negotiated {
+        unsigned long actions = 0;
+        unsigned long protocol = 0;
+    };
+    Negotiated negotiate(Session&, MilterContext& mc, unsigned long mta_actions,
+                         unsigned long mta_protocol) const;
+
+    sfsistat connect(Session&, MilterContext&, const char* hostname, const sockaddr* addr);
+    sfsistat helo(Session&, const char* name);
+    sfsistat mail(Session&, MilterContext&, char** argv);
+    sfsistat rcpt(Session&, MilterContext&, char** argv);
+    sfsistat header(Session&, const char* name, const char* value);
+    sfsistat body(Session&, std::size_t len);
+    sfsistat eom(Session&, MilterContext&);
+    sfsistat abort(Session&);
+    void close(Session&);
+
+private:
+    void add_headers(const Session&, const Message&, MilterContext&);
+
+    FilterContext& context_;
+};
+
+}  // namespace mpp::milter

@@ -1,0 +1,91 @@
+// milter/verdict_reply.cc: Verdict -> RCPT reply, header lines -> name and value (see
+// verdict_reply.h for the mapping).
+#include "milter/verdict_reply.h"
+
+namespace mpp::milter {
+
+bool valid_dsn(std::string_view dsn, char cls) {
+    if (dsn.size() < 5 || dsn[0] != cls || dsn[1] != '.') return false;
+    std::size_t dots = 0, run = 0;
+    for (std::size_t i = 2; i < dsn.size(); ++i) {
+        if (dsn[i] == '.') {
+            if (run == 0 || ++dots > 1) return false;
+            run = 0;
+        } else if (dsn[i] >= '0' && dsn[i] <= '9') {
+            if (++run > 3) return false;
+        } else {
+            return false;
+        }
+    }
+    return dots == 1 && run > 0;
+}
+
+std::string reply_text(std::string_view text, std::string_view fallback) {
+    std::string clean;
+    for (char c : text) {
+        if (clean.size() >= kMaxReplyText) break;
+        auto u = static_cast<unsigned char>(c);
+        clean.push_back(u < 0x20 || u == 0x7f ? ' ' : u > 0x7f ? '?' : c);
+    }
+    const auto first = clean.find_first_not_of(' ');
+    if (first == std::string::npos) clean.assign(fallback);
+    else clean = clean.substr(first, clean.find_last_not_of(' ') - first + 1);
+    std::string out;
+    out.reserve(clean.size());
+    for (char c : clean) {
+        out.push_back(c);
+        if (c == '%') out.push_back('%');
+    }
+    return out;
+}
+
+namespace {
+
+RcptReply coded(RcptReply::Kind kind, const policy::Verdict& v, int lo, int def_code,
+                const char* def_dsn, std::string_view def_text) {
+    const char cls = static_cast<char>('0' + lo / 100);
+    RcptReply r;
+    r.kind = kind;
+    r.code = std::to_string(v.code >= lo && v.code < lo + 100 ? v.code : def_code);
+    r.dsn = valid_dsn(v.dsn, cls) ? v.dsn : def_dsn;
+    r.text = reply_text(v.text, def_text);
+    return r;
+}
+
+}  // namespace
+
+RcptReply reply_for(const policy::Verdict& v) {
+    using policy::Action;
+    if (v.shadow) return {};
+    switch (v.action) {
+        case Action::none:
+        case Action::accept: return {};
+        case Action::greylist:
+            return coded(RcptReply::Kind::tempfail, v, 400, 450, "4.7.1",
+                         "Greylisted, please try again later");
+        case Action::defer:
+            return coded(RcptReply::Kind::tempfail, v, 400, 451, "4.7.1",
+                         "Temporarily deferred, please try again later");
+        case Action::reject:
+            return coded(RcptReply::Kind::reject, v, 500, 550, "5.7.1", "Rejected by policy");
+    }
+    return {};
+}
+
+std::optional<std::pair<std::string, std::string>> split_header(std::string_view line) {
+    if (line.size() > kMaxReplyText) return std::nullopt;
+    const auto colon = line.find(':');
+    if (colon == 0 || colon == std::string_view::npos) return std::nullopt;
+    for (std::size_t i = 0; i < colon; ++i) {
+        auto u = static_cast<unsigned char>(line[i]);
+        if (u <= 0x20 || u >= 0x7f) return std::nullopt;
+    }
+    for (char c : line)
+        if (c == '\r' || c == '\n' || c == '\0') return std::nullopt;
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+        value.remove_prefix(1);
+    return std::make_pair(std::string(line.substr(0, colon)), std::string(value));
+}
+
+}  // namespace mpp::milter
