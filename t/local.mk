@@ -37,9 +37,11 @@ TESTS += t/milter_tests
 t_milter_tests_CPPFLAGS = $(AM_CPPFLAGS) $(GTEST_CFLAGS) $(LIBEVENT_CFLAGS)
 t_milter_tests_SOURCES = \
 	t/milter/control_server_test.cc \
+	t/milter/filter_test.cc \
 	t/milter/milter_runner_test.cc \
 	t/milter/options_test.cc \
-	t/milter/policy_verbs_test.cc
+	t/milter/policy_verbs_test.cc \
+	t/milter/verdict_reply_test.cc
 t_milter_tests_LDADD = t/libgtesttap.a $(MILTERFRONT_LIBS) $(GTEST_LDADD)
 
 # Integration tests: real daemons (mppd, a private Postfix) on loopback; helpers in the mpptest
