@@ -11,7 +11,8 @@ Every SMTP session pretends a client address with XCLIENT, so one test covers se
   (b) spam trap: the trap recipient gets 550 5.7.1, then the same client is refused (550) for a
       normal recipient while another client is not;
   (c) restart on the same state-dir: the triplet that passed in (a) passes at once, a new
-      triplet is still greylisted (the greylist is persisted);
+      triplet is still greylisted (the greylist is persisted), and the client caught by the
+      spam trap in (b) is still refused with 550 (the block list is persisted);
   (d) mppd stopped: Postfix applies smtpd_policy_service_default_action = DUNNO and accepts the
       message. This is the opposite of the milter (milter_default_action = tempfail, see
       postfix_milter.py): with DUNNO an unreachable policy service lets mail through unchecked
@@ -229,6 +230,13 @@ def main(t):
     t.ok(d.log.wait(r"from=<%s> to=<%s> group=default check=greylist action=greylist"
                     % (re.escape(sender_c), re.escape(rcpt_a)), 10),
          "(c) mppd logs the greylist decision for the new triplet", lambda: d.log.text())
+    d.log.mark()
+    rc, rt, _, s = attempt(t, port, "192.0.2.66", "trapped.example", "other@sender.example",
+                           "carol@rcpt.example")
+    expect(t, rc, 550, "(c) the client trapped in (b) is still refused after the restart: 550",
+           repr(s))
+    t.ok(d.log.wait(r"client=trapped\.example\[192\.0\.2\.66\] .* check=blocklist action=reject", 10),
+         "(c) mppd logs the block list (the spam trap's block) as the reason", lambda: d.log.text())
 
     # ---- (d) mppd stopped: smtpd_policy_service_default_action = DUNNO ----------------------
     # Unlike the milter (milter_default_action = tempfail: 4xx), an unreachable policy service
