@@ -34,6 +34,7 @@ constexpr std::size_t kMaxFile = std::size_t{256} << 20;
 constexpr std::uint8_t kRecord = 1;
 constexpr std::uint8_t kTrailer = 0xFF;
 constexpr std::size_t kReported = 5;  // skipped records reported one by one per file
+constexpr std::size_t kBatch = 4096;   // records decoded before they go into the table
 // Later than the year 2190: not a time this daemon wrote (and past what the clocks can hold).
 constexpr std::uint64_t kMaxMs = 7'000'000'000'000;
 
@@ -153,8 +154,8 @@ struct ReadResult {
     std::string why;  // when damaged
 };
 
-// Reads `path`, handing each record's payload to decode(Reader&) (false: undecodable). Reports
-// each skipped record (the first kReported); the caller reports damage.
+// Reads `path`, handing each record's payload to decode(Reader&, saved_at) (false:
+// undecodable). Reports each skipped record (the first kReported); the caller reports damage.
 template <typename F>
 ReadResult read_state(const std::string& path, const char* magic, std::string_view what, F decode) {
     ReadResult res;
@@ -203,7 +204,7 @@ ReadResult read_state(const std::string& path, const char* magic, std::string_vi
                           std::to_string(index - 1);
         } else {
             Reader r(p, n);
-            if (decode(r)) ++res.records;
+            if (decode(r, res.saved_at)) ++res.records;
             else skip(off, "undecodable");
         }
         return true;
@@ -248,27 +249,38 @@ void TableSnapshots::load() {
         return;
     }
     std::lock_guard lock(save_mutex_);
+    // Records go into the tables in batches, so a full file is never held twice in memory.
     {
         std::vector<BlockState> rows;
-        auto res = read_state(blocklist_path(), kBlockMagic, "block list", [&](Reader& r) {
+        std::size_t taken = 0;
+        auto res = read_state(blocklist_path(), kBlockMagic, "block list", [&](Reader& r, Wall saved_at) {
             BlockState b;
             if (!decode_block(r, b)) return false;
             rows.push_back(std::move(b));
+            if (rows.size() >= kBatch) {
+                taken += blocks_.import_state(rows, saved_at);
+                rows.clear();
+            }
             return true;
         });
-        std::size_t taken = rows.empty() ? 0 : blocks_.import_state(rows, res.saved_at);
+        if (!rows.empty()) taken += blocks_.import_state(rows, res.saved_at);
         report("block list", blocklist_path(), res, taken);
         saved_blocks_ = res.damaged ? UINT64_MAX : blocks_.version();
     }
     {
         std::vector<ThresholdState> rows;
-        auto res = read_state(thresholds_path(), kThresholdMagic, "thresholds", [&](Reader& r) {
+        std::size_t taken = 0;
+        auto res = read_state(thresholds_path(), kThresholdMagic, "thresholds", [&](Reader& r, Wall saved_at) {
             ThresholdState t;
             if (!decode_threshold(r, t)) return false;
             rows.push_back(std::move(t));
+            if (rows.size() >= kBatch) {
+                taken += thresholds_.import_state(rows, saved_at);
+                rows.clear();
+            }
             return true;
         });
-        std::size_t taken = rows.empty() ? 0 : thresholds_.import_state(rows, res.saved_at);
+        if (!rows.empty()) taken += thresholds_.import_state(rows, res.saved_at);
         report("thresholds", thresholds_path(), res, taken);
         saved_thresholds_ = res.damaged ? UINT64_MAX : thresholds_.version();
     }
