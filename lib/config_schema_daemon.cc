@@ -63,9 +63,9 @@ Element daemon() {
     b.attr("group", Type::string, &DaemonCfg::group, "",
            "System group to switch to. Empty: the user's primary group.");
     b.attr("state-dir", Type::path, &DaemonCfg::state_dir, MPP_LOCALSTATEDIR "/lib/mppd",
-           "Directory for persistent state (the greylist's snapshot and journal; the block list "
-           "and threshold counters are kept in memory only in this version). Created if "
-           "missing, owned by the user.")
+           "Directory for persistent state: the greylist (greylist.snapshot, "
+           "greylist.journal.N), the block list (blocklist.state) and the threshold counters "
+           "(thresholds.state); see mppd(8), FILES. Created if missing, owned by the user.")
         .not_empty()
         .docs_default("LOCALSTATEDIR/lib/mppd");
     b.attr("pidfile", Type::path, &DaemonCfg::pidfile, MPP_RUNSTATEDIR "/mppd/mppd.pid",
