@@ -261,14 +261,20 @@ Element threshold() {
     Builder<ThresholdCfg, GroupCfg> b(
         "threshold", "group", Mult::many,
         "A rate threshold with auto-blacklisting: a key (client, SASL user, sender, subject) that "
-        "sends at least `messages` "
-        "messages and/or `spams` spams within `period` gets `action` for `block-for`.");
+        "sends more than `messages` messages (or `recipients` recipients, or `size` bytes) "
+        "and/or at least `spams` spams within `period` gets `action` for `block-for`.");
     b.in(&GroupCfg::thresholds).built(true, "");
     b.attr("name", Type::name, &ThresholdCfg::name, "",
            "Name in logs, alerts and mppctl. Empty: threshold-LINE.");
     b.attr("messages", Type::integer, &ThresholdCfg::messages, "0",
            "Messages in the period that cross it; 0: not counted.")
         .range(0, 10000000);
+    b.attr("recipients", Type::integer, &ThresholdCfg::recipients, "0",
+           "Recipients in the period that cross it, counted at END-OF-MESSAGE; 0: not counted.")
+        .range(0, 100000000);
+    b.attr("size", Type::size, &ThresholdCfg::size, "0",
+           "Bytes in the period that cross it, counted at END-OF-MESSAGE; 0: not counted.")
+        .range(0, 1024LL * 1024 * 1024 * 1024);
     b.attr("spams", Type::integer, &ThresholdCfg::spams, "0",
            "Spams in the period that cross it; 0: not counted.")
         .range(0, 10000000);
@@ -290,8 +296,11 @@ Element threshold() {
              "shadow: counted, and a crossing is logged \"would have\" and counted per rule "
              "(mppctl status), never enforced.");
     b.finish([](ThresholdCfg& t, const NodeInfo& n, Checker& c) {
-        if (t.messages == 0 && t.spams == 0)
-            c.error(n.line, "<threshold>: needs messages or spams (or both) above 0");
+        if (t.messages == 0 && t.recipients == 0 && t.size == 0 && t.spams == 0)
+            c.error(n.line, "<threshold>: needs messages, recipients, size or spams above 0");
+        if ((t.messages > 0) + (t.recipients > 0) + (t.size > 0) > 1)
+            c.error(n.line, "<threshold>: counts one of messages, recipients or size (use one "
+                            "rule for each)");
         if (t.name.empty()) t.name = "threshold-" + std::to_string(n.line);
     });
     return b.done();

@@ -115,7 +115,9 @@ struct GreylistCfg {
 struct ThresholdCfg {
     int line = 0;
     std::string name;
-    long messages = 0;  // 0: not counted
+    long messages = 0;  // 0: not counted; at most one of messages, recipients, size
+    long recipients = 0;       // recipients of messages ended (END-OF-MESSAGE); 0: not counted
+    std::uint64_t size = 0;    // bytes of messages ended (END-OF-MESSAGE); 0: not counted
     long spams = 0;     // 0: not counted
     Duration period{60};
     Duration block_for{3600};

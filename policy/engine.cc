@@ -121,8 +121,11 @@ Verdict Engine::run(const config::Config& cfg, const Transaction& t, bool dry_ru
     r.group = &resolve_group(cfg, t, dir);
     trace.group = r.group->name;
     trace.direction = dir;
-    if (t.stage != Stage::rcpt) {
-        r.step("stage", "skip", "the SMTP-level checks run at RCPT");
+    // RCPT runs every check; END-OF-MESSAGE only <allow>/<deny> and the thresholds that count
+    // recipients or size (threshold_amount); other stages nothing.
+    const bool rcpt = t.stage == Stage::rcpt;
+    if (!rcpt && t.stage != Stage::end_of_message) {
+        r.step("stage", "skip", "the SMTP-level checks run at RCPT and END-OF-MESSAGE");
         return {};
     }
     // Global, then group, deny and allow.
@@ -151,7 +154,8 @@ Verdict Engine::run(const config::Config& cfg, const Transaction& t, bool dry_ru
     r.step("allow", "pass", "no <allow> or <deny> matches");
 
     // The mixed-policy split.
-    if (auto first = state_.first_groups.get(message_id(t)); first && *first != g.name) {
+    if (auto first = rcpt ? state_.first_groups.get(message_id(t)) : std::nullopt;
+        first && *first != g.name) {
         const config::GroupCfg* fg = nullptr;
         for (const auto& other : cfg.groups)
             if (other.name == *first) fg = &other;
@@ -167,7 +171,7 @@ Verdict Engine::run(const config::Config& cfg, const Transaction& t, bool dry_ru
     }
 
     // The block list: clients caught by a spam trap (or added by the admin).
-    if (t.client) {
+    if (t.client && rcpt) {
         if (auto hit = state_.blocks.find(*t.client, g.name)) {
             r.step("blocklist", "hit",
                    hit->reason + ", " + std::to_string(hit->left.count()) + "s left" +
@@ -181,7 +185,7 @@ Verdict Engine::run(const config::Config& cfg, const Transaction& t, bool dry_ru
     }
 
     // Spam traps.
-    TrapCheck trap = check_spamtraps(cfg, g, t);
+    TrapCheck trap = rcpt ? check_spamtraps(cfg, g, t) : TrapCheck{};
     if (!trap.exempted.empty()) r.step("spamtrap", "exempt", "exempt by " + trap.exempted);
     if (trap.hit && trap.hit->trap->mode == config::CheckMode::shadow) {
         r.decide(Action::reject, Condition::spamtrap, "spamtrap", "spam trap", true);
@@ -196,7 +200,8 @@ Verdict Engine::run(const config::Config& cfg, const Transaction& t, bool dry_ru
                    " for " + std::to_string(tc.block_for.count()) + "s");
         return r.decide(Action::reject, Condition::spamtrap, "spamtrap", "spam trap");
     }
-    if (!trap.hit && !g.spamtraps.empty() && trap.exempted.empty()) r.step("spamtrap", "pass", "no trap");
+    if (rcpt && !trap.hit && !g.spamtraps.empty() && trap.exempted.empty())
+        r.step("spamtrap", "pass", "no trap");
 
     // Thresholds: the first refusing rule decides; warn and quarantine let the mail pass.
     bool quarantine = false;
@@ -212,15 +217,22 @@ Verdict Engine::run(const config::Config& cfg, const Transaction& t, bool dry_ru
             r.step(check, "exempt", "exempt by " + which);
             continue;
         }
+        const auto amount = threshold_amount(rule, t);
+        if (!amount) {
+            r.step(check, "skip", std::string("counts ") + unit_name(threshold_unit(rule)) +
+                                      (rcpt ? " at END-OF-MESSAGE" : " at RCPT"));
+            continue;
+        }
         auto key = threshold_key(rule, t);
         if (!key) {
             r.step(check, "skip", "no key for this transaction");
             continue;
         }
-        ThresholdDecision d = state_.thresholds.check(g.name, rule, *key, message_id(t), dry_run);
-        std::string counts = *key + ": " + std::to_string(d.messages) + " messages, " +
-                             std::to_string(d.spams) + " spams in " +
-                             std::to_string(rule.period.count()) + "s";
+        ThresholdDecision d =
+            state_.thresholds.check(g.name, rule, *key, message_id(t), dry_run, *amount);
+        std::string counts = *key + ": " + std::to_string(d.messages) + " " +
+                             unit_name(threshold_unit(rule)) + ", " + std::to_string(d.spams) +
+                             " spams in " + std::to_string(rule.period.count()) + "s";
         if (!d.over) {
             r.step(check, "pass", counts);
             continue;
@@ -243,7 +255,8 @@ Verdict Engine::run(const config::Config& cfg, const Transaction& t, bool dry_ru
         if (d.crossing && !dry_run) {
             log::write_qid(log::Level::notice, t.queue_id,
                            log::cat("threshold ", rule.name, " of group ", g.name, " crossed by ",
-                                    *key, " (", d.messages, " messages, ", d.spams,
+                                    *key, " (", d.messages, " ", unit_name(threshold_unit(rule)),
+                                    " in the window, ", d.spams,
                                     " spams): ", threshold_action_name(rule.action)));
             if (hooks_.alert)
                 hooks_.alert(ThresholdAlert{g.name, rule.name, *key, rule.action, d.messages,
@@ -265,7 +278,7 @@ Verdict Engine::run(const config::Config& cfg, const Transaction& t, bool dry_ru
         pass.check = "threshold";
         pass.reason = "quarantine asked by a threshold";
     }
-    if (g.greylist) {
+    if (g.greylist && rcpt) {
         std::string which;
         if (exempt(cfg, g.greylist->exempt, t, &which)) {
             r.step("greylist", "exempt", "exempt by " + which);

@@ -11,8 +11,12 @@
 // to its own unit and is reached only through EngineHooks::greylist.
 // Threads: evaluate(), explain(), record_spam() and the counters are thread-safe and are called
 // from the policy event loop and libmilter worker threads at once.
-// Stages: the checks run at RCPT (Stage::rcpt); any other stage gets Action::none (threshold
-// counting of size and recipient count at DATA/END-OF-MESSAGE is left to a later change).
+// Stages: every check runs at RCPT (Stage::rcpt). At END-OF-MESSAGE (Postfix's
+// smtpd_end_of_data_restrictions, the milter's end-of-message) only <allow>/<deny> and the
+// thresholds that count recipients or size (policy/threshold.h threshold_amount), which may
+// refuse the whole message; the group is the recipient's when the request names one (Postfix
+// sends the recipient at END-OF-MESSAGE only when there is one), else the group matched
+// without a recipient. Any other stage gets Action::none.
 // Replies: the group's <reject|defer on=CONDITION>, else its on="any", else the global ones,
 // else the built-in 550 5.7.1 / 451 4.7.1 (450 4.7.1 for greylisting). Macros as the man page
 // lists them; values from the client are cleaned (control and non-ASCII bytes become '?'), and

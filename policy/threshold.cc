@@ -124,9 +124,41 @@ Thresholds::Entry& Thresholds::get_locked(const std::string& id, const std::stri
     return e;
 }
 
+ThresholdUnit threshold_unit(const config::ThresholdCfg& rule) {
+    if (rule.recipients > 0) return ThresholdUnit::recipients;
+    if (rule.size > 0) return ThresholdUnit::kilobytes;
+    return ThresholdUnit::messages;
+}
+
+const char* unit_name(ThresholdUnit u) {
+    switch (u) {
+        case ThresholdUnit::recipients: return "recipients";
+        case ThresholdUnit::kilobytes: return "KiB";
+        case ThresholdUnit::messages: break;
+    }
+    return "messages";
+}
+
+std::uint64_t unit_limit(const config::ThresholdCfg& rule) {
+    switch (threshold_unit(rule)) {
+        case ThresholdUnit::recipients: return static_cast<std::uint64_t>(rule.recipients);
+        case ThresholdUnit::kilobytes: return (rule.size + 1023) / 1024;
+        case ThresholdUnit::messages: break;
+    }
+    return static_cast<std::uint64_t>(rule.messages);
+}
+
+std::optional<std::uint64_t> threshold_amount(const config::ThresholdCfg& rule, const Transaction& t) {
+    const ThresholdUnit unit = threshold_unit(rule);
+    if (t.stage == Stage::rcpt) return unit == ThresholdUnit::messages ? 1 : 0;
+    if (t.stage != Stage::end_of_message || unit == ThresholdUnit::messages) return std::nullopt;
+    if (unit == ThresholdUnit::recipients) return std::max<std::uint64_t>(t.recipient_count, 1);
+    return (t.size + 1023) / 1024;  // 0: size unknown, look only
+}
+
 ThresholdDecision Thresholds::check(const std::string& group, const config::ThresholdCfg& rule,
                                     const std::string& key, const std::string& message_id,
-                                    bool dry_run) {
+                                    bool dry_run, std::uint64_t amount) {
     ThresholdDecision d;
     auto now_tp = clock_.steady();
     std::int64_t now = now_s();
@@ -147,11 +179,13 @@ ThresholdDecision Thresholds::check(const std::string& group, const config::Thre
         d.left = std::chrono::ceil<seconds>(e->until - now_tp);
         return d;
     }
+    if (amount == 0) return d;  // look only, and not blocked
     if (!message_id.empty() && message_id == e->last_message) {
         d.over = e->last_over;
         return d;
     }
-    d.over = (rule.messages == 0 || d.messages >= rule.messages) &&
+    const std::uint64_t limit = unit_limit(rule);
+    d.over = (limit == 0 || static_cast<std::uint64_t>(d.messages) + amount > limit) &&
              (rule.spams == 0 || d.spams >= rule.spams);
     d.crossing = d.over;
     bool refused = d.over && (rule.action == config::ThresholdAction::block ||
@@ -161,7 +195,8 @@ ThresholdDecision Thresholds::check(const std::string& group, const config::Thre
     if (d.over && rule.block_for.count() > 0) e->until = now_tp + rule.block_for;
     if (!refused) {
         std::size_t slot = static_cast<std::size_t>(e->head % e->buckets);
-        if (e->messages[slot] < UINT32_MAX) ++e->messages[slot];
+        e->messages[slot] = static_cast<std::uint32_t>(
+            std::min<std::uint64_t>(std::uint64_t{e->messages[slot]} + amount, UINT32_MAX));
         d.counted = true;
     }
     e->last_message = message_id;
@@ -213,19 +248,19 @@ std::uint64_t Thresholds::version() const {
     return version_;
 }
 
-std::vector<ThresholdState> Thresholds::export_state() const {
+void Thresholds::export_state(const std::function<void(const ThresholdState&)>& sink) const {
     using std::chrono::milliseconds;
     const auto now_tp = clock_.steady();
     const auto wall = clock_.wall();
     const std::int64_t now_ms = steady_ms(now_tp);
     const std::int64_t now = now_ms / 1000;
     std::lock_guard lock(mutex_);
-    std::vector<ThresholdState> out;
-    out.reserve(entries_.size());
+    ThresholdState st;  // reused: its strings and vectors keep their capacity
     for (const std::string& id : lru_) {
         const Entry& e = entries_.at(id);
         if (e.width <= 0) continue;
-        ThresholdState st{e.group, e.rule, e.key, e.width, e.buckets, {}, {}, {}, {}};
+        st.width = e.width;
+        st.buckets = e.buckets;
         st.messages.assign(static_cast<std::size_t>(e.buckets), 0);
         st.spams.assign(static_cast<std::size_t>(e.buckets), 0);
         const std::int64_t oldest = e.head - e.buckets + 1;
@@ -239,13 +274,15 @@ std::vector<ThresholdState> Thresholds::export_state() const {
         }
         const bool blocked = e.until > now_tp;
         if (!counted && !blocked) continue;
+        st.group = e.group;
+        st.rule = e.rule;
+        st.key = e.key;
         st.head_start = wall - milliseconds(now_ms - e.head * e.width * 1000);
-        if (blocked)
-            st.blocked_until =
-                wall + std::chrono::duration_cast<std::chrono::system_clock::duration>(e.until - now_tp);
-        out.push_back(std::move(st));
+        st.blocked_until =
+            blocked ? wall + std::chrono::duration_cast<std::chrono::system_clock::duration>(e.until - now_tp)
+                    : std::chrono::system_clock::time_point{};
+        sink(st);
     }
-    return out;
 }
 
 std::size_t Thresholds::import_state(const std::vector<ThresholdState>& saved,

@@ -1,6 +1,6 @@
 // policy/threshold.h: rate thresholds with auto-blacklisting (<threshold> in a group): per key
-// (client address, SASL user or sender), messages and spams in a sliding window; a key over a
-// rule gets the rule's action for block-for.
+// (client address, SASL user or sender), messages (or recipients, or bytes) and spams in a
+// sliding window; a key over a rule gets the rule's action for block-for.
 //
 // Owns: the counter table, keyed by (group name, rule name, key value). It lives outside the
 // config snapshot, so a reload keeps the counters of every rule whose group and name it keeps; a
@@ -12,11 +12,18 @@
 //     protocol's instance, else the queue id) identifies it, so one message to 5 recipients
 //     counts 1; later recipients of the same message get the first recipient's decision. An
 //     empty message_id counts every call.
-//   - crossing: with `messages` = M and `spams` = S (0: not counted), a key is over the rule
-//     when the window already holds at least M messages and at least S spams; the message that
-//     finds it so gets the action (M=60: 60 messages pass in any period, the 61st crosses), and
-//     the key keeps the action for block-for (0: only while the window is over). A refused
-//     message (block, defer) is not counted; while a key is blocked nothing is counted.
+//   - units: a rule counts one of messages (1 per message, at its first RCPT), recipients (the
+//     message's recipient count) or size (its bytes, kept in KiB rounded up); the last two are
+//     known only when the message has ended, so they are counted at END-OF-MESSAGE (Postfix:
+//     check_policy_service in smtpd_end_of_data_restrictions; the milter at end-of-message).
+//     At RCPT such a rule only looks whether the key is blocked (amount 0): a key that crossed
+//     it is refused at RCPT for block-for. threshold_amount() says what a transaction adds.
+//   - crossing: with a unit limit U and `spams` = S (0: not counted), the message whose amount
+//     would take the window above U, while the window holds at least S spams, crosses and gets
+//     the action (messages=60: 60 messages pass in any period, the 61st crosses; size=100M: the
+//     message that would make it more than 100 MiB), and the key keeps the action for
+//     block-for (0: only while the window is over). A refused message (block, defer) is not
+//     counted; while a key is blocked nothing is counted.
 //   - spams come from the content stage through record_spam(), deduplicated per message too;
 //     a key over its spam count is caught at its next message.
 // Window precision: each key has a ring of at most kBuckets counts of width period/kBuckets
@@ -39,6 +46,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <mutex>
 #include <optional>
@@ -57,11 +65,21 @@ namespace mpp::policy {
 // no SASL login, or key="subject" (needs the content stage; not counted at RCPT).
 std::optional<std::string> threshold_key(const config::ThresholdCfg&, const Transaction&);
 
+enum class ThresholdUnit { messages, recipients, kilobytes };
+ThresholdUnit threshold_unit(const config::ThresholdCfg&);
+const char* unit_name(ThresholdUnit);  // "messages", "recipients", "KiB"
+// The rule's limit in its unit (size in KiB, rounded up); 0 for a spams-only rule.
+std::uint64_t unit_limit(const config::ThresholdCfg&);
+// What `t` adds to the rule's window at its stage: 1 for a message at RCPT; recipients and
+// KiB at END-OF-MESSAGE; 0 at RCPT for those (look only: is the key blocked?), and for a size
+// rule when the size is unknown. nullopt: the rule is not looked at in this stage.
+std::optional<std::uint64_t> threshold_amount(const config::ThresholdCfg&, const Transaction&);
+
 struct ThresholdDecision {
     bool over = false;     // the action applies to this message
     bool crossing = false;  // it crossed just now (a new block: the moment to alert once)
     bool counted = false;   // this call counted the message
-    long messages = 0;      // in the window before this message
+    long messages = 0;      // units in the window before this message (see threshold_unit)
     long spams = 0;
     std::chrono::seconds left{0};  // of the block, when blocked
 };
@@ -93,11 +111,12 @@ public:
 
     explicit Thresholds(Clock& clock, std::size_t max_keys = kDefaultMaxKeys);
 
-    // At RCPT: decides (and, unless dry_run, counts) one message of `key` under `rule` of
-    // `group`. dry_run changes nothing (mppctl explain).
+    // Decides (and, unless dry_run, counts) one message of `key` under `rule` of `group`,
+    // adding `amount` units (threshold_amount(); 0 only looks whether the key is blocked).
+    // dry_run changes nothing (mppctl explain).
     ThresholdDecision check(const std::string& group, const config::ThresholdCfg& rule,
                             const std::string& key, const std::string& message_id,
-                            bool dry_run = false);
+                            bool dry_run = false, std::uint64_t amount = 1);
 
     // From the content stage: one spam of `key`; counted once per message_id (when not empty).
     void record_spam(const std::string& group, const config::ThresholdCfg& rule,
@@ -109,8 +128,10 @@ public:
 
     // Persistence. version() changes with every counted message, spam or block.
     std::uint64_t version() const;
-    // Live entries (counts in their windows, or blocked), most recently used first.
-    std::vector<ThresholdState> export_state() const;
+    // Hands each live entry (counts in its window, or blocked) to `sink`, most recently used
+    // first, under the table's lock (no check waits longer than the sink takes: it must be
+    // quick and must not call the table).
+    void export_state(const std::function<void(const ThresholdState&)>& sink) const;
     // Adds saved entries (in the order given, as the least recently used so far) to a table
     // that does not hold them yet, until it is full; an entry whose shape is out of range is
     // skipped. `saved_at`: the wall time of the export; when the wall clock now reads earlier,

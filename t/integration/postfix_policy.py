@@ -10,9 +10,13 @@ Every SMTP session pretends a client address with XCLIENT, so one test covers se
       "X-MPP-Greylist: delayed N seconds";
   (b) spam trap: the trap recipient gets 550 5.7.1, then the same client is refused (550) for a
       normal recipient while another client is not;
+  (e) a threshold of recipients (3 per sender and hour, counted at END-OF-MESSAGE through
+      smtpd_end_of_data_restrictions): a message to 2 recipients is accepted, the next one to 2
+      gets 451 4.7.1 after DATA, and the sender's next message is deferred at RCPT;
   (c) restart on the same state-dir: the triplet that passed in (a) passes at once, a new
-      triplet is still greylisted (the greylist is persisted), and the client caught by the
-      spam trap in (b) is still refused with 550 (the block list is persisted);
+      triplet is still greylisted (the greylist is persisted), the client caught by the
+      spam trap in (b) is still refused with 550 (the block list is persisted), and the sender
+      over the threshold in (e) is still deferred (the threshold blocks are persisted);
   (d) mppd stopped: Postfix applies smtpd_policy_service_default_action = DUNNO and accepts the
       message. This is the opposite of the milter (milter_default_action = tempfail, see
       postfix_milter.py): with DUNNO an unreachable policy service lets mail through unchecked
@@ -38,10 +42,14 @@ import mpptest  # noqa: E402
 GREYLIST_DELAY = 2  # seconds, as configured below
 TRAP = "trap@example.net"
 
-GROUP = ('  <group name="default">\n'
-         '    <greylist delay="%ds" retry-window="1h"/>\n'
+BULK_CLIENT, BULK_SENDER = "192.0.2.200", "bulk@sender.example"
+GROUP = ('  <list name="bulkers" type="cidr">%s</list>\n'
+         '  <group name="default">\n'
+         '    <greylist delay="%ds" retry-window="1h" exempt="bulkers"/>\n'
          '    <spamtrap pattern="^trap@example\\.net$" block-for="1h"/>\n'
-         '  </group>\n') % GREYLIST_DELAY
+         '    <threshold name="rcpts" recipients="3" period="1h" block-for="1h" action="defer"\n'
+         '               key="sender"/>\n'
+         '  </group>\n') % (BULK_CLIENT, GREYLIST_DELAY)
 
 
 def message(sender, rcpt, subject, msgid):
@@ -146,6 +154,7 @@ def main(t):
                     "reject_unauth_destination" % d.policy_port)
     pf = mpptest.Postfix(t, t.free_port(), sink.port, extra_main={
         "smtpd_recipient_restrictions": restrictions,
+        "smtpd_end_of_data_restrictions": "check_policy_service inet:127.0.0.1:%d" % d.policy_port,
         "smtpd_policy_service_default_action": "DUNNO",
         "smtpd_policy_service_timeout": "30s",
     })
@@ -207,6 +216,37 @@ def main(t):
     t.ok(rc in (250, 450), "(b) another client 192.0.2.77 to %s: not refused (got %r; 450 "
          "greylisting is fine)" % (rcpt_a, rc), repr(s))
 
+    # ---- (e) recipients threshold at END-OF-MESSAGE -----------------------------------------
+    def bulk(rcpts, tag):
+        s = Session(port, BULK_CLIENT, "bulk.example")
+        try:
+            s.mail(BULK_SENDER)
+            codes = [s.rcpt(r)[0] for r in rcpts]
+            dc = dt = None
+            if all(c == 250 for c in codes):
+                dc, dt = s.data(message(BULK_SENDER, rcpts[0], tag, "%s.%d@sender.example" % (tag, pid)))
+            return codes, dc, dt, s
+        finally:
+            s.close()
+
+    d.log.mark()
+    codes, dc, _, s = bulk(["r1@rcpt.example", "r2@rcpt.example"], "bulk1")
+    expect(t, (codes, dc), ([250, 250], 250), "(e) 2 recipients from %s: accepted (2 of 3)"
+           % BULK_SENDER, repr(s))
+    codes, dc, dt, s = bulk(["r3@rcpt.example", "r4@rcpt.example"], "bulk2")
+    expect(t, (codes, dc), ([250, 250], 451), "(e) 2 more: RCPTs accepted, then 451 after DATA "
+           "(4 recipients would be above 3)", repr(s))
+    t.ok(re.match(r"4\.7\.1\b", dt or ""), "(e) ... with enhanced status 4.7.1", repr(s))
+    t.ok(d.log.wait(r"check=threshold:rcpts action=defer", 10),
+         "(e) mppd logs the threshold decision", lambda: d.log.text())
+    t.ok(d.log.wait(r"threshold rcpts of group default crossed by %s \(2 recipients"
+                    % re.escape(BULK_SENDER), 10),
+         "(e) mppd logs the crossing with the recipients in the window", lambda: d.log.text())
+    t.ok(not sink.find(by_msgid("bulk2.%d@sender.example" % pid), 1),
+         "(e) the deferred message did not reach the sink")
+    codes, dc, _, s = bulk(["r5@rcpt.example"], "bulk3")
+    expect(t, codes, [451], "(e) the sender's next message: 451 at RCPT (blocked for 1h)", repr(s))
+
     # ---- (c) restart: the greylist persists -------------------------------------------------
     expect(t, d.stop(), 0, "(c) mppd stops (mppctl stop, exit 0)")
     t.ok(mpptest.wait_for_port_closed(d.policy_port, timeout=5), "(c) policy port closed")
@@ -237,6 +277,9 @@ def main(t):
            repr(s))
     t.ok(d.log.wait(r"client=trapped\.example\[192\.0\.2\.66\] .* check=blocklist action=reject", 10),
          "(c) mppd logs the block list (the spam trap's block) as the reason", lambda: d.log.text())
+    codes, dc, _, s = bulk(["r6@rcpt.example"], "bulk4")
+    expect(t, codes, [451], "(c) the sender over the threshold in (e) is still deferred after the "
+           "restart: 451 at RCPT", repr(s))
 
     # ---- (d) mppd stopped: smtpd_policy_service_default_action = DUNNO ----------------------
     # Unlike the milter (milter_default_action = tempfail: 4xx), an unreachable policy service

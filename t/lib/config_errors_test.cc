@@ -294,7 +294,11 @@ std::vector<Case> cases() {
          "t.xml:2: <policy-server>: threads-min (10) is above threads-max (5)"},
         {"threshold_empty",
          "<mppd><group name=\"default\">\n<threshold period=\"1m\"/></group></mppd>",
-         "t.xml:2: <threshold>: needs messages or spams (or both) above 0"},
+         "t.xml:2: <threshold>: needs messages, recipients, size or spams above 0"},
+        {"threshold_two_units",
+         "<mppd><group name=\"default\">\n<threshold messages=\"5\" size=\"1M\"/></group></mppd>",
+         "t.xml:2: <threshold>: counts one of messages, recipients or size (use one rule for "
+         "each)"},
         {"greylist_delay",
          "<mppd><group name=\"default\">\n<greylist delay=\"1d\" "
          "retry-window=\"1h\"/></group></mppd>",

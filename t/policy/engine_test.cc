@@ -275,6 +275,69 @@ TEST(EngineShadow, ShadowRulesAreLoggedAndCountedNeverEnforced) {
     EXPECT_EQ(engine.shadow_counts()["default/spamtrap"], 1);
 }
 
+// recipients= and size= rules count at END-OF-MESSAGE (which runs nothing else: no greylist,
+// no trap, no split) and refuse that message; the key is then refused at RCPT for block-for.
+TEST(EngineEndOfMessage, RecipientAndSizeThresholds) {
+    FakeClock clock;
+    EngineState state(clock);
+    int greylist_calls = 0;
+    Engine engine(load(R"X(
+      <group name="default">
+        <greylist delay="5m"/>
+        <spamtrap pattern="^trap@"/>
+        <threshold name="rcpts" recipients="10" period="1h" block-for="30m" action="defer"/>
+        <threshold name="volume" size="1M" period="1h" block-for="1h" action="block"
+                   key="sender"/>
+      </group>)X"),
+                  clock, state, [&] {
+                      EngineHooks h;  // a greylist that defers everything, and counts its calls
+                      h.greylist = [&](const Transaction&, const config::GreylistCfg&, bool) {
+                          ++greylist_calls;
+                          Verdict g;
+                          g.action = Action::greylist;
+                          return g;
+                      };
+                      return h;
+                  }());
+    auto eom = [](const char* client, const char* sender, unsigned rcpts, std::uint64_t size,
+                  const char* id) {
+        auto t = tx(client, sender, "", "", id);
+        t.stage = Stage::end_of_message;
+        t.recipient_count = rcpts;
+        t.size = size;
+        return t;
+    };
+    EXPECT_EQ(engine.evaluate(eom("192.0.2.1", "a@x.example", 6, 1000, "m1")).action, Action::none);
+    EXPECT_EQ(state.blocks.size(), 0u);
+    EXPECT_EQ(engine.evaluate(eom("192.0.2.1", "a@x.example", 4, 1000, "m2")).action, Action::none);
+    Verdict v = engine.evaluate(eom("192.0.2.1", "a@x.example", 1, 1000, "m3"));
+    EXPECT_EQ(v.action, Action::defer);
+    EXPECT_EQ(v.check, "threshold:rcpts");
+    EXPECT_EQ(v.code, 451);
+    // From now on the client is refused at RCPT (before greylisting), without counting.
+    v = engine.evaluate(tx("192.0.2.1", "a@x.example", "u@y.example", "", "m4"));
+    EXPECT_EQ(v.action, Action::defer);
+    EXPECT_EQ(v.check, "threshold:rcpts");
+    // Another client: greylisted at RCPT as usual; its messages' bytes add up per sender.
+    v = engine.evaluate(tx("192.0.2.99", "b@x.example", "u@y.example", "", "m5"));
+    EXPECT_EQ(v.action, Action::greylist);
+    EXPECT_EQ(engine.evaluate(eom("192.0.2.99", "b@x.example", 1, 600 * 1024, "m5")).action,
+              Action::none);
+    v = engine.evaluate(eom("192.0.2.99", "b@x.example", 1, 500 * 1024, "m6"));
+    EXPECT_EQ(v.action, Action::reject);
+    EXPECT_EQ(v.check, "threshold:volume");
+    // explain at END-OF-MESSAGE says what it skipped.
+    Explanation e = engine.explain(eom("192.0.2.50", "c@x.example", 1, 10, "m7"));
+    bool skipped_greylist = true;
+    for (const auto& step : e.steps)
+        if (step.check == "greylist" || step.check == "spamtrap") skipped_greylist = false;
+    EXPECT_TRUE(skipped_greylist);
+    EXPECT_EQ(greylist_calls, 1);  // m5 at RCPT only
+    clock.advance(std::chrono::minutes(31));
+    EXPECT_EQ(engine.evaluate(tx("192.0.2.1", "a@x.example", "u@y.example", "", "m8")).action,
+              Action::greylist);  // the block is over
+}
+
 TEST(EngineSplit, MixedPolicyTransactionsAreSplit) {
     FakeClock clock;
     EngineState state(clock);

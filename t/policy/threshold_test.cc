@@ -205,3 +205,65 @@ TEST(Threshold, Keys) {
 }
 
 }  // namespace
+
+// recipients= and size= count at END-OF-MESSAGE what the message brings; at RCPT they only
+// look whether the key is blocked.
+TEST(Threshold, AmountsByStage) {
+    auto r = rule(0, 0, seconds(60), seconds(0));
+    Transaction t = tx("192.0.2.1", "a@x.example", "b@y.example");
+    t.recipient_count = 7;
+    t.size = 2049;
+    r.messages = 3;
+    EXPECT_EQ(threshold_amount(r, t), 1u);  // tx() is at RCPT
+    t.stage = Stage::end_of_message;
+    EXPECT_EQ(threshold_amount(r, t), std::nullopt);  // messages were counted at RCPT
+    r.messages = 0;
+    r.recipients = 10;
+    EXPECT_EQ(threshold_unit(r), ThresholdUnit::recipients);
+    EXPECT_EQ(threshold_amount(r, t), 7u);
+    r.recipients = 0;
+    r.size = 100 * 1024;
+    EXPECT_EQ(threshold_unit(r), ThresholdUnit::kilobytes);
+    EXPECT_EQ(unit_limit(r), 100u);
+    EXPECT_EQ(threshold_amount(r, t), 3u);  // 2049 bytes: 3 KiB, rounded up
+    t.size = 0;
+    EXPECT_EQ(threshold_amount(r, t), 0u);  // unknown size: look only
+    t.stage = Stage::rcpt;
+    EXPECT_EQ(threshold_amount(r, t), 0u);
+    t.stage = Stage::data;
+    EXPECT_EQ(threshold_amount(r, t), std::nullopt);
+}
+
+TEST(Threshold, RecipientsCrossWhenTheMessageWouldTakeTheWindowAbove) {
+    FakeClock clock;
+    Thresholds table(clock);
+    auto r = rule(0, 0, seconds(60), minutes(10));
+    r.recipients = 10;
+    auto m1 = table.check("g", r, "k", "m1", false, 6);
+    EXPECT_FALSE(m1.over);
+    EXPECT_TRUE(m1.counted);
+    EXPECT_FALSE(table.check("g", r, "k", "m2", false, 4).over);  // exactly 10: not above
+    EXPECT_FALSE(table.check("g", r, "k", "m2", false, 4).over);  // the same message again
+    auto m3 = table.check("g", r, "k", "m3", false, 1);
+    EXPECT_TRUE(m3.over);
+    EXPECT_TRUE(m3.crossing);
+    EXPECT_EQ(m3.messages, 10);
+    // Blocked: at RCPT of the next message (amount 0) the key is refused, nothing counted.
+    clock.advance(seconds(61));
+    auto rcpt = table.check("g", r, "k", "m4", false, 0);
+    EXPECT_TRUE(rcpt.over);
+    EXPECT_FALSE(rcpt.crossing);
+    EXPECT_EQ(rcpt.left, minutes(10) - seconds(61));
+    clock.advance(minutes(10));
+    EXPECT_FALSE(table.check("g", r, "k", "m5", false, 0).over);  // block over, look only
+    EXPECT_FALSE(table.check("g", r, "k", "m5", false, 10).over);  // a fresh window
+}
+
+TEST(Threshold, OneHugeMessageAloneCrossesASizeRule) {
+    FakeClock clock;
+    Thresholds table(clock);
+    auto r = rule(0, 0, seconds(3600), minutes(5), ThresholdAction::defer);
+    r.size = 1024 * 1024;  // 1 MiB = 1024 KiB
+    EXPECT_FALSE(table.check("g", r, "k", "a", false, 1024).over);
+    EXPECT_TRUE(table.check("g", r, "other", "b", false, 1025).over);
+}
