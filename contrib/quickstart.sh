@@ -70,8 +70,9 @@ smtpd_milters = inet:127.0.0.1:10025
 non_smtpd_milters = $smtpd_milters
 milter_default_action = tempfail
 milter_protocol = 6
-# policy server: comes in a later version of mpp (not answering on 127.0.0.1:10031 yet)
-#smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination, check_policy_service inet:127.0.0.1:10031
+smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination, check_policy_service inet:127.0.0.1:10031
+smtpd_end_of_data_restrictions = check_policy_service inet:127.0.0.1:10031
+smtpd_policy_service_default_action = DUNNO
 
 == Sendmail: add to sendmail.mc ==
 INPUT_MAIL_FILTER(`mpp', `S=inet:10025@127.0.0.1, F=T, T=S:30s;R:2m;E:5m')
