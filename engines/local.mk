@@ -1,1 +1,9 @@
-# engines/: content checks on a whole message (built in later issues).
+# engines/: content checks on a whole message: header filters (PCRE2 over decoded header
+# fields; GMime decodes RFC 2047). Uses lib/ and policy/.
+noinst_LIBRARIES += engines/libengines.a
+engines_libengines_a_CPPFLAGS = $(AM_CPPFLAGS) $(PCRE2_CFLAGS) $(GMIME_CFLAGS)
+engines_libengines_a_SOURCES = \
+	engines/header_filter.h engines/header_filter.cc
+
+# What a program linking the engines library needs besides it.
+ENGINES_LIBS = engines/libengines.a $(POLICY_LIBS) $(GMIME_LIBS)

@@ -24,6 +24,8 @@ const Choices kHeaderActions = Choices::of<HeaderAction>({{"reject", HeaderActio
                                                           {"tag", HeaderAction::tag},
                                                           {"score", HeaderAction::score},
                                                           {"accept", HeaderAction::accept}});
+const Choices kHeaderMatches =
+    Choices::of<HeaderMatch>({{"decoded", HeaderMatch::decoded}, {"raw", HeaderMatch::raw}});
 const Choices kScanErrors = Choices::of<ScanError>({{"engine", ScanError::engine},
                                                     {"accept", ScanError::accept},
                                                     {"tag", ScanError::tag},
@@ -48,6 +50,10 @@ Element header_filter() {
     b.attr("pattern", Type::regex, &HeaderFilterCfg::pattern, "",
            "Regex (PCRE2, case-insensitive unless (?-i)).")
         .require();
+    b.choice("match", kHeaderMatches, &HeaderFilterCfg::match, "decoded",
+             "decoded: the pattern sees the value with RFC 2047 encoded words decoded to UTF-8 "
+             "(and 8-bit text converted to UTF-8); raw: the value as written, encoded words "
+             "left as they are. Both are unfolded.");
     b.choice("action", kHeaderActions, &HeaderFilterCfg::action, "reject",
              "reject, defer, discard, quarantine, tag (a header), score (add score), or accept "
              "(skip the remaining filters).");

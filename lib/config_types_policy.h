@@ -150,6 +150,7 @@ struct HeaderFilterCfg {
     int line = 0;
     std::string header;  // empty: the pattern sees the whole "Name: value" field
     RegexPtr pattern;
+    HeaderMatch match = HeaderMatch::decoded;  // what the pattern sees (engines/header_filter.h)
     HeaderAction action = HeaderAction::reject;
     double score = 0;  // action="score"
     std::string reason;

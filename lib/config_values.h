@@ -59,6 +59,7 @@ enum class ThresholdKey { client, sasl, sender, subject };
 enum class TrapScope { group, global };
 enum class CheckMode { enforce, shadow };  // mode="shadow": evaluated and logged, not enforced
 enum class HeaderAction { reject, defer, discard, quarantine, tag, score, accept };
+enum class HeaderMatch { decoded, raw };  // <header-filter match>: RFC 2047 decoded, or as written
 enum class EngineError { accept, tag, defer };        // an engine failed or timed out
 enum class ScanError { engine, accept, tag, defer };  // per <scan>: "engine" = ask the engine
 enum class VirusAction { reject, quarantine, discard };

@@ -91,3 +91,11 @@ t_policy_tests_SOURCES = \
 	t/policy/threshold_test.cc \
 	t/policy/engine_test.cc
 t_policy_tests_LDADD = t/libgtesttap.a $(POLICY_LIBS) $(GTEST_LDADD)
+
+# engines/ unit tests
+check_PROGRAMS += t/engines_tests
+TESTS += t/engines_tests
+t_engines_tests_CPPFLAGS = $(AM_CPPFLAGS) $(GTEST_CFLAGS) $(PCRE2_CFLAGS)
+t_engines_tests_SOURCES = \
+	t/engines/header_filter_test.cc
+t_engines_tests_LDADD = t/libgtesttap.a $(ENGINES_LIBS) $(GTEST_LDADD)

@@ -9,12 +9,12 @@
 # reproducers there too (remove them by hand); copy the interesting ones into
 # t/fuzz/corpus/NAME/.
 # A new target: add NAME to FUZZ_TARGETS, a NAME_replay program and a NAME_fuzz rule below.
-FUZZ_TARGETS = config address greylist_journal policy_request
+FUZZ_TARGETS = config address greylist_journal policy_request header_decode
 
 check_PROGRAMS += t/fuzz/config_replay t/fuzz/address_replay t/fuzz/greylist_journal_replay \
-	t/fuzz/policy_request_replay
+	t/fuzz/policy_request_replay t/fuzz/header_decode_replay
 TESTS += t/fuzz/config_replay t/fuzz/address_replay t/fuzz/greylist_journal_replay \
-	t/fuzz/policy_request_replay
+	t/fuzz/policy_request_replay t/fuzz/header_decode_replay
 EXTRA_DIST += t/fuzz/corpus
 
 t_fuzz_config_replay_SOURCES = t/fuzz/config_fuzz.cc t/fuzz/replay_main.cc
@@ -32,6 +32,10 @@ t_fuzz_greylist_journal_replay_LDADD = $(POLICY_LIBS)
 t_fuzz_policy_request_replay_SOURCES = t/fuzz/policy_request_fuzz.cc t/fuzz/replay_main.cc
 t_fuzz_policy_request_replay_CPPFLAGS = $(AM_CPPFLAGS) -DMPP_FUZZ_CORPUS='"policy_request"' -DMPP_FUZZ_SRCDIR='"$(abs_top_srcdir)"'
 t_fuzz_policy_request_replay_LDADD = $(POLICY_LIBS)
+
+t_fuzz_header_decode_replay_SOURCES = t/fuzz/header_decode_fuzz.cc t/fuzz/replay_main.cc
+t_fuzz_header_decode_replay_CPPFLAGS = $(AM_CPPFLAGS) -DMPP_FUZZ_CORPUS='"header_decode"' -DMPP_FUZZ_SRCDIR='"$(abs_top_srcdir)"'
+t_fuzz_header_decode_replay_LDADD = $(ENGINES_LIBS)
 
 # The fuzzers proper: clang only, outside automake's compiler choice.
 FUZZ_CXX = clang++
@@ -69,7 +73,16 @@ t/fuzz/policy_request_fuzz: $(srcdir)/t/fuzz/policy_request_fuzz.cc $(FUZZ_POLIC
 	$(AM_V_GEN)$(MKDIR_P) t/fuzz && $(FUZZ_CXX) $(FUZZ_CXXFLAGS) $(FUZZ_CPPFLAGS) -o $@ \
 	  $(srcdir)/t/fuzz/policy_request_fuzz.cc $(FUZZ_POLICY_REQUEST_SRC)
 
-fuzz: t/fuzz/config_fuzz t/fuzz/address_fuzz t/fuzz/greylist_journal_fuzz t/fuzz/policy_request_fuzz
+FUZZ_HEADER_DECODE_SRC = $(srcdir)/engines/header_filter.cc $(srcdir)/policy/lists.cc \
+	$(srcdir)/lib/log.cc $(srcdir)/lib/metrics.cc $(FUZZ_PARSER_SRC)
+
+t/fuzz/header_decode_fuzz: $(srcdir)/t/fuzz/header_decode_fuzz.cc $(FUZZ_HEADER_DECODE_SRC)
+	$(AM_V_GEN)$(MKDIR_P) t/fuzz && $(FUZZ_CXX) $(FUZZ_CXXFLAGS) $(FUZZ_CPPFLAGS) $(GMIME_CFLAGS) \
+	  -o $@ $(srcdir)/t/fuzz/header_decode_fuzz.cc $(FUZZ_HEADER_DECODE_SRC) $(FUZZ_LIBS) \
+	  $(GMIME_LIBS)
+
+fuzz: t/fuzz/config_fuzz t/fuzz/address_fuzz t/fuzz/greylist_journal_fuzz t/fuzz/policy_request_fuzz \
+	t/fuzz/header_decode_fuzz
 
 fuzz-run: fuzz
 	@for t in $(FUZZ_TARGETS); do \
@@ -80,6 +93,6 @@ fuzz-run: fuzz
 	done
 
 CLEANFILES += t/fuzz/config_fuzz t/fuzz/address_fuzz t/fuzz/greylist_journal_fuzz \
-	t/fuzz/policy_request_fuzz
+	t/fuzz/policy_request_fuzz t/fuzz/header_decode_fuzz
 
 .PHONY: fuzz fuzz-run
