@@ -43,7 +43,7 @@ Element header_filter() {
     Builder<HeaderFilterCfg, GroupCfg> b(
         "header-filter", "group", Mult::many,
         "A regex over a header field; the first filter that matches decides (in file order).");
-    b.in(&GroupCfg::header_filters).built(false, "header filtering");
+    b.in(&GroupCfg::header_filters).built(true, "");
     b.attr("header", Type::header_name, &HeaderFilterCfg::header, "",
            "Header field name (case-insensitive); the pattern sees its unfolded value. Empty: "
            "every field, as \"Name: value\".");

@@ -27,7 +27,8 @@ TEST(ConfigSchema, BuiltElementsAreTheDaemonOnes) {
     EXPECT_EQ(built, (std::set<std::string>{"mppd", "daemon", "log", "milter", "policy-server",
                                           "control", "networks", "list", "allow", "deny",
                                           "reject", "defer", "group", "match", "greylist",
-                                          "threshold", "spamtrap"}));
+                                          "threshold", "spamtrap",
+                                          "header-filter"}));
 }
 
 TEST(ConfigSchema, ElementsAreFoundByParent) {
