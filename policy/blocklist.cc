@@ -101,19 +101,20 @@ std::uint64_t Blocklist::version() const {
     return version_;
 }
 
-std::vector<BlockState> Blocklist::export_state() const {
+void Blocklist::export_state(const std::function<void(const BlockState&)>& sink) const {
     auto now = clock_.steady();
     auto wall = clock_.wall();
     std::lock_guard lock(mutex_);
-    std::vector<BlockState> out;
-    out.reserve(entries_.size());
-    for (auto it = by_expiry_.rbegin(); it != by_expiry_.rend() && it->first > now; ++it) {
-        const Entry& e = entries_.at(it->second);
-        out.push_back(BlockState{it->second.second, it->second.first, e.source, e.reason,
-                                 wall + std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                                            e.until - now)});
+    BlockState b;  // reused: its strings keep their capacity
+    for (const auto& [key, e] : entries_) {
+        if (e.until <= now) continue;
+        b.client = key.second;
+        b.scope = key.first;
+        b.source = e.source;
+        b.reason = e.reason;
+        b.until = wall + std::chrono::duration_cast<std::chrono::system_clock::duration>(e.until - now);
+        sink(b);
     }
-    return out;
 }
 
 std::size_t Blocklist::import_state(const std::vector<BlockState>& saved,

@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -87,8 +88,9 @@ public:
 
     // Persistence. version() changes with every change of the table (never with a lookup).
     std::uint64_t version() const;
-    // Live entries with their wall-clock deadlines, the latest deadline first.
-    std::vector<BlockState> export_state() const;
+    // Hands each live entry, with its wall-clock deadline, to `sink`, under the table's lock (no
+    // change waits longer than the sink takes: it must be quick and must not call the table).
+    void export_state(const std::function<void(const BlockState&)>& sink) const;
     // Adds saved entries (as add() does: a longer block already there wins). `saved_at` is the
     // wall time the entries were exported: when the wall clock now reads earlier (it went back
     // while the daemon was down) the time left is counted from `saved_at`, so no block grows.

@@ -4,7 +4,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <optional>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -69,15 +68,15 @@ struct FileBuilder {
     }
 };
 
-std::string encode_block(const BlockState& b) {
-    std::string p;
+// Encodes into `p` (cleared first: one buffer serves every record of a save).
+void encode_block(const BlockState& b, std::string& p) {
+    p.clear();
     put_u8(p, kRecord);
     put_u8(p, b.source == BlockSource::admin ? 2 : 1);
     put_u64(p, to_ms(b.until));
     p.append(reinterpret_cast<const char*>(b.client.bytes.data()), b.client.bytes.size());
     put_str(p, b.scope);
     put_str(p, std::string_view(b.reason).substr(0, kMaxReason));
-    return p;
 }
 
 bool decode_block(Reader& r, BlockState& b) {
@@ -96,10 +95,11 @@ bool decode_block(Reader& r, BlockState& b) {
     return true;
 }
 
-std::optional<std::string> encode_threshold(const ThresholdState& t) {
+// Encodes into `p` (cleared first); false when a name is too long to be saved.
+bool encode_threshold(const ThresholdState& t, std::string& p) {
+    p.clear();
     if (t.group.size() > kMaxField || t.rule.size() > kMaxField || t.key.size() > kMaxField)
-        return std::nullopt;
-    std::string p;
+        return false;
     put_u8(p, kRecord);
     put_u32(p, static_cast<std::uint32_t>(t.width));
     put_u8(p, static_cast<std::uint8_t>(t.buckets));
@@ -117,7 +117,7 @@ std::optional<std::string> encode_threshold(const ThresholdState& t) {
     for (const auto* counts : {&t.messages, &t.spams})
         for (std::uint32_t c : *counts)
             if (c != 0) put_u32(p, c);
-    return p;
+    return true;
 }
 
 bool decode_threshold(Reader& r, ThresholdState& t) {
@@ -298,7 +298,11 @@ bool TableSnapshots::save_blocks() {
     const std::uint64_t v = blocks_.version();
     if (v == saved_blocks_) return true;
     FileBuilder file(kBlockMagic, clock_.wall());
-    for (const BlockState& b : blocks_.export_state()) file.add(encode_block(b));
+    std::string payload;
+    blocks_.export_state([&](const BlockState& b) {
+        encode_block(b, payload);
+        file.add(payload);
+    });
     if (!write(kBlocklistFile, file.finish(), blocks_failing_)) return false;
     saved_blocks_ = v;
     return true;
@@ -309,10 +313,11 @@ bool TableSnapshots::save_thresholds() {
     if (v == saved_thresholds_) return true;
     FileBuilder file(kThresholdMagic, clock_.wall());
     std::size_t too_long = 0;
-    for (const ThresholdState& t : thresholds_.export_state()) {
-        if (auto p = encode_threshold(t)) file.add(*p);
+    std::string payload;
+    thresholds_.export_state([&](const ThresholdState& t) {
+        if (encode_threshold(t, payload)) file.add(payload);
         else ++too_long;
-    }
+    });
     if (too_long > 0)
         log::warning(log::cat("thresholds: ", too_long, " entries with a group, rule or key over ",
                               kMaxField, " bytes not saved"));

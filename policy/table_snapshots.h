@@ -8,7 +8,9 @@
 // changed since its last save: by save(), which policy::Checks calls from its maintenance thread
 // (every 10 s) and at close(). A killed daemon loses at most the changes since the last save.
 // Threads: load() once at start, before any request; save() from one thread at a time (a mutex
-// guards it anyway); the tables are read through their thread-safe export_state().
+// guards it anyway); the tables are read through their thread-safe export_state(), which
+// encodes each entry into the file's buffer under the table's lock: a full table of 100k keys
+// holds its lock for tens of milliseconds once per save (the write and fsync come after).
 //
 // On disk (frames as policy/state_file.h; integers little-endian; times wall-clock milliseconds
 // since the epoch, as the steady clock does not survive a restart):

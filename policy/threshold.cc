@@ -265,12 +265,14 @@ void Thresholds::export_state(const std::function<void(const ThresholdState&)>& 
         st.spams.assign(static_cast<std::size_t>(e.buckets), 0);
         const std::int64_t oldest = e.head - e.buckets + 1;
         bool counted = false;
-        for (std::int64_t k = std::max(oldest, now / e.width - e.buckets + 1); k <= e.head; ++k) {
-            auto from = static_cast<std::size_t>(k % e.buckets);
+        const std::int64_t first = std::max(oldest, now / e.width - e.buckets + 1);
+        auto from = static_cast<std::size_t>(first % e.buckets);  // one division, not one a bucket
+        for (std::int64_t k = first; k <= e.head; ++k) {
             auto to = static_cast<std::size_t>(k - oldest);
             st.messages[to] = e.messages[from];
             st.spams[to] = e.spams[from];
             counted = counted || e.messages[from] != 0 || e.spams[from] != 0;
+            if (++from == static_cast<std::size_t>(e.buckets)) from = 0;
         }
         const bool blocked = e.until > now_tp;
         if (!counted && !blocked) continue;
