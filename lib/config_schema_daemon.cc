@@ -9,6 +9,7 @@
 #include "lib/config_loader.h"
 #include "lib/config_schema.h"
 #include "lib/config_schema_shared.h"
+#include "lib/socket_spec.h"
 
 #if !defined(MPP_LOCALSTATEDIR) || !defined(MPP_RUNSTATEDIR)
 #error "MPP_LOCALSTATEDIR and MPP_RUNSTATEDIR must be defined by the build"
@@ -241,17 +242,23 @@ Element store() {
 Element alerts() {
     Builder<AlertsCfg, Config> b("alerts", "mppd", Mult::optional,
                                  "How alert mail (threshold crossings) is sent.");
-    b.in(&Config::alerts).built(false, "alert mail");
+    b.in(&Config::alerts).built(true, "");
     b.attr("from", Type::mail_address, &AlertsCfg::from, "mppd@localhost", "Sender of alert mail.");
     b.attr("to", Type::mail_addresses, &AlertsCfg::to, "postmaster@localhost",
            "Recipients of alerts that do not name their own (alert-to).");
     b.attr("sendmail", Type::path, &AlertsCfg::sendmail, "/usr/sbin/sendmail",
-           "sendmail-compatible program used when relay is empty.");
+           "sendmail-compatible program used when relay is empty, run as PROGRAM -i -f FROM -- "
+           "RCPT...");
     b.attr("relay", Type::endpoint, &AlertsCfg::relay, "",
-           "SMTP relay (HOST:PORT) used instead of sendmail.");
+           "SMTP relay (HOST:PORT, [IPV6]:PORT or unix:/path) used instead of sendmail.");
     b.attr("min-interval", Type::duration, &AlertsCfg::min_interval, "10m",
-           "At most one alert per cause in this interval.")
+           "At most one alert per group, rule and key in this interval; 0s: every crossing.")
         .range(0, kDay);
+    b.finish([](AlertsCfg& a, const NodeInfo& n, Checker& c) {
+        auto relay = a.relay.empty() ? std::nullopt : SocketSpec::parse_listen(a.relay);
+        if (relay && relay->kind != SocketSpec::Kind::unix_path && relay->host.empty())
+            c.error(n.line_of("relay"), "<alerts>: relay needs a host (HOST:PORT)");
+    });
     return b.done();
 }
 

@@ -1,6 +1,7 @@
 # lib/: shared building blocks with no daemon logic (config, logging, parsing, RAII handles).
 noinst_LIBRARIES += lib/libmpp.a
-lib_libmpp_a_CPPFLAGS = $(AM_CPPFLAGS) $(TINYXML2_CFLAGS) $(PCRE2_CFLAGS) $(LIBEVENT_CFLAGS)
+lib_libmpp_a_CPPFLAGS = $(AM_CPPFLAGS) $(TINYXML2_CFLAGS) $(PCRE2_CFLAGS) $(LIBEVENT_CFLAGS) \
+	$(LIBCURL_CFLAGS)
 lib_libmpp_a_SOURCES = \
 	lib/config.h lib/config_types.h \
 	lib/config_values.h lib/config_types_policy.h \
@@ -19,7 +20,8 @@ lib_libmpp_a_SOURCES = \
 	lib/units.h lib/units.cc \
 	lib/cidr.h lib/cidr.cc \
 	lib/address.h lib/address.cc \
-	lib/socket_spec.h lib/socket_spec.cc
+	lib/socket_spec.h lib/socket_spec.cc \
+	lib/mail_submit.h lib/mail_submit.cc
 
 # What a program linking lib/libmpp.a needs besides it.
-MPP_LIB_LIBS = lib/libmpp.a $(TINYXML2_LIBS) $(PCRE2_LIBS) $(LIBEVENT_LIBS)
+MPP_LIB_LIBS = lib/libmpp.a $(TINYXML2_LIBS) $(PCRE2_LIBS) $(LIBEVENT_LIBS) $(LIBCURL_LIBS)

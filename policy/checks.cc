@@ -17,11 +17,12 @@ std::unique_ptr<GreylistStore> greylist_store(const std::string& state_dir) {
     return std::make_unique<FileGreylistStore>(state_dir);
 }
 
-EngineHooks hooks(Greylist& greylist) {
+EngineHooks hooks(Greylist& greylist, AlertSender& alerts) {
     EngineHooks h;
     h.greylist = [&greylist](const Transaction& t, const config::GreylistCfg& cfg, bool dry_run) {
         return greylist.check(t, cfg, dry_run).verdict;
     };
+    h.alert = [&alerts](const ThresholdAlert& a) { alerts.post(a); };
     return h;
 }
 
@@ -31,7 +32,8 @@ Checks::Checks(std::shared_ptr<const config::Config> config, const std::string& 
                std::chrono::seconds maintain_every)
     : state_(clock_),
       greylist_(clock_, Greylist::Options{}, greylist_store(state_dir)),
-      engine_(config, clock_, state_, hooks(greylist_)),
+      alerts_(clock_, [this] { return engine_.config(); }),
+      engine_(config, clock_, state_, hooks(greylist_, alerts_)),
       snapshots_(state_dir, clock_, state_.blocks, state_.thresholds) {
     greylist_.load();  // logs what it found
     snapshots_.load();
@@ -64,6 +66,7 @@ void Checks::close() {
     }
     maintain_wake_.notify_all();
     if (maintainer_.joinable()) maintainer_.join();
+    alerts_.close();
     greylist_.maintain();
     snapshots_.save();
 }

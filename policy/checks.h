@@ -1,11 +1,15 @@
 // policy/checks.h: the SMTP-level checks assembled for the daemon: one Engine (policy/engine.h)
 // with its state tables (block list, thresholds) and the greylist (policy/greylist.h) plugged
-// into its greylisting seam, the greylist persisted in the state directory.
+// into its greylisting seam, the greylist persisted in the state directory, and the alert mail
+// sender (policy/alerts.h) plugged into its alert seam.
 //
 // Owns: the real clock, EngineState, Greylist (+ its FileGreylistStore), Engine. Both front
 // ends call evaluate(): the policy server from the main event loop, the milter (later) from
 // libmilter's workers; every part is thread-safe (see each unit).
-// Reload: set_config() gives the engine the new snapshot; the tables keep their state.
+// Reload: set_config() gives the engine the new snapshot; the tables keep their state; alert
+// mail follows the engine's current snapshot.
+// Alerts: the AlertSender (owned here) mails threshold crossings from a thread of its own;
+// close() stops it (after at most its short close wait).
 // Persistence: the greylist, the block list and the threshold counters are loaded from
 // `state_dir` at construction (a damaged file is reported and set aside, never fatal: see
 // greylist_store.h and table_snapshots.h). Every `maintain_every` a thread of its own (never
@@ -24,6 +28,7 @@
 
 #include "lib/clock.h"
 #include "lib/config.h"
+#include "policy/alerts.h"
 #include "policy/engine.h"
 #include "policy/greylist.h"
 #include "policy/table_snapshots.h"
@@ -48,12 +53,14 @@ public:
 
     Engine& engine() { return engine_; }
     Greylist& greylist() { return greylist_; }
+    AlertSender& alerts() { return alerts_; }
     EngineState& state() { return state_; }
 
 private:
     SystemClock clock_;
     EngineState state_;
     Greylist greylist_;
+    AlertSender alerts_;  // before engine_, whose alert hook it is
     Engine engine_;
     TableSnapshots snapshots_;  // block list and thresholds in state_dir
 

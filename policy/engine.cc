@@ -262,7 +262,8 @@ Verdict Engine::run(const config::Config& cfg, const Transaction& t, bool dry_ru
                 hooks_.alert(ThresholdAlert{g.name, rule.name, *key, rule.action, d.messages,
                                             d.spams,
                                             rule.alert_to.empty() ? cfg.alerts.to
-                                                                  : rule.alert_to});
+                                                                  : rule.alert_to,
+                                            rule.period, rule.block_for});
         }
         if (rule.action == config::ThresholdAction::block)
             return r.decide(Action::reject, Condition::threshold, check, reason);

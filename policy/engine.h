@@ -61,9 +61,9 @@ struct EngineState {
     FirstGroups first_groups;  // split-recipients
 };
 
-// A threshold crossed by a key with action="warn" (or any action: every crossing is reported
-// once per block). Sending the alert mail (<alerts>, alert-to) is a later change; without a
-// hook the crossing is only logged.
+// A threshold crossed by a key (any action: every crossing is reported, once per block). The
+// daemon mails it (policy/alerts.h: <alerts>, alert-to, rate-limited); without a hook the
+// crossing is only logged.
 struct ThresholdAlert {
     std::string group;
     std::string rule;
@@ -72,6 +72,8 @@ struct ThresholdAlert {
     long messages = 0;
     long spams = 0;
     std::vector<std::string> to;  // alert-to, else <alerts to>
+    config::Duration period{0};
+    config::Duration block_for{0};
 };
 
 // Both hooks are called on the thread that calls evaluate()/explain(), from several threads at

@@ -10,6 +10,7 @@ policy_libpolicy_a_SOURCES = \
 	policy/policy_conn.h policy/policy_conn.cc \
 	policy/verdict.h policy/verdict.cc \
 	policy/sender_normalise.h policy/sender_normalise.cc \
+	policy/alerts.h policy/alerts.cc \
 	policy/greylist.h policy/greylist.cc policy/greylist_admin.cc \
 	policy/state_file.h policy/state_file.cc \
 	policy/greylist_store.h policy/greylist_store.cc \

@@ -28,6 +28,7 @@ t_lib_tests_SOURCES = \
 	t/lib/cidr_test.cc \
 	t/lib/address_test.cc \
 	t/lib/socket_spec_test.cc \
+	t/lib/mail_submit_test.cc \
 	t/lib/log_test.cc
 t_lib_tests_LDADD = t/libgtesttap.a $(MPP_LIB_LIBS) $(GTEST_LDADD)
 
@@ -51,7 +52,8 @@ TESTS += \
 	t/integration/graceful_stop.py \
 	t/integration/postfix_policy.py \
 	t/integration/postfix_milter.py \
-	t/integration/policy_admin.py
+	t/integration/policy_admin.py \
+	t/integration/policy_alerts.py
 EXTRA_DIST += \
 	t/integration/mpptest/__init__.py \
 	t/integration/mpptest/env.py \
@@ -65,7 +67,8 @@ EXTRA_DIST += \
 	t/integration/graceful_stop.py \
 	t/integration/postfix_policy.py \
 	t/integration/postfix_milter.py \
-	t/integration/policy_admin.py
+	t/integration/policy_admin.py \
+	t/integration/policy_alerts.py
 
 # Fuzz targets; their corpora replay in make check.
 include t/fuzz/local.mk
@@ -89,7 +92,8 @@ t_policy_tests_SOURCES = \
 	t/policy/groups_test.cc \
 	t/policy/spamtrap_test.cc \
 	t/policy/threshold_test.cc \
-	t/policy/engine_test.cc
+	t/policy/engine_test.cc \
+	t/policy/alerts_test.cc
 t_policy_tests_LDADD = t/libgtesttap.a $(POLICY_LIBS) $(GTEST_LDADD)
 
 # engines/ unit tests

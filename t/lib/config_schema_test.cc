@@ -27,7 +27,7 @@ TEST(ConfigSchema, BuiltElementsAreTheDaemonOnes) {
     EXPECT_EQ(built, (std::set<std::string>{"mppd", "daemon", "log", "milter", "policy-server",
                                           "control", "networks", "list", "allow", "deny",
                                           "reject", "defer", "group", "match", "greylist",
-                                          "threshold", "spamtrap",
+                                          "threshold", "spamtrap", "alerts",
                                           "header-filter"}));
 }
 
