@@ -51,8 +51,11 @@ sfsistat guarded(const char* stage, SMFICTX* ctx, unsigned long no_reply_flag, F
     if (s && no_reply_flag && (s->protocol & no_reply_flag)) return SMFIS_NOREPLY;
     if (smfi_setreply(ctx, const_cast<char*>("451"), const_cast<char*>("4.3.0"),
                       const_cast<char*>("Temporary failure in the mail filter, try again later")) !=
-        MI_SUCCESS)
+        MI_SUCCESS) {
         metrics::get("milter-action-errors").inc();
+        log::error(log::cat("milter ", stage, ": smfi_setreply failed; the MTA tempfails with "
+                            "its default text"));
+    }
     return SMFIS_TEMPFAIL;
 }
 
@@ -128,7 +131,7 @@ sfsistat on_abort(SMFICTX* ctx) {
 sfsistat on_close(SMFICTX* ctx) {
     // Takes back ownership first, so the session is freed whatever happens below.
     std::unique_ptr<Session> s(session_of(ctx));
-    smfi_setpriv(ctx, nullptr);
+    if (smfi_setpriv(ctx, nullptr) != MI_SUCCESS) log::error("milter close: smfi_setpriv failed");
     if (!s) return SMFIS_CONTINUE;
     metrics::get("milter-sessions").dec();
     try {

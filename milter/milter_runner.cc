@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <cstdio>
 #include <filesystem>
@@ -105,6 +106,7 @@ MilterRunner::~MilterRunner() {
         join();
     }
     if (stopper_.joinable()) stopper_.join();
+    if (waker_.joinable()) waker_.join();
 }
 
 namespace {
@@ -135,7 +137,12 @@ void MilterRunner::start() {
 void MilterRunner::stop() {
     if (stopper_.joinable()) return;
     stopper_ = thread_without_signals([] { smfi_stop(); });
-    wake_listener();
+    waker_ = thread_without_signals([this] {
+        for (int i = 0; i < 150 && !finished_.load(); ++i) {
+            wake_listener();
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+    });
 }
 
 void MilterRunner::wake_listener() const {

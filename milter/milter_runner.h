@@ -48,8 +48,10 @@ public:
     void drain() { context_.drain(); }
     // Second step, once no session is left (or the deadline passed): smfi_stop(), which ends
     // whatever libmilter still serves. Returns at once: smfi_stop() waits for the listener's
-    // poll timeout (seconds), so it runs on a thread of its own, and the listener is woken by a
-    // connection to its own socket.
+    // poll timeout (seconds), so it runs on a thread of its own, and the listener is woken by
+    // connections to its own socket, every 20 ms until smfi_main has returned (at most 3 s):
+    // a single wake-up that lands before smfi_stop() has set libmilter's stop flag is taken
+    // for a new connection, and the listener would sleep through its whole poll timeout.
     void stop();
     bool finished() const { return finished_.load(); }  // smfi_main has returned
     int result() const { return result_.load(); }      // smfi_main's return (MI_SUCCESS...)
@@ -65,6 +67,7 @@ private:
     SocketSpec spec_;
     std::thread thread_;
     std::thread stopper_;
+    std::thread waker_;
     FilterContext context_;  // read by the callbacks (make_filter_description)
     std::atomic<bool> finished_{false};
     std::atomic<int> result_{0};

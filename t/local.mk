@@ -52,6 +52,7 @@ TESTS += \
 	t/integration/graceful_stop.py \
 	t/integration/postfix_policy.py \
 	t/integration/postfix_milter.py \
+	t/integration/milter_checks.py \
 	t/integration/policy_admin.py \
 	t/integration/policy_alerts.py
 EXTRA_DIST += \
@@ -67,6 +68,7 @@ EXTRA_DIST += \
 	t/integration/graceful_stop.py \
 	t/integration/postfix_policy.py \
 	t/integration/postfix_milter.py \
+	t/integration/milter_checks.py \
 	t/integration/policy_admin.py \
 	t/integration/policy_alerts.py
 

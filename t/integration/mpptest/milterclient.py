@@ -30,6 +30,7 @@ class MilterClient:
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.protocol = 0
         self.actions = 0
+        self.macro_lists = {}   # stage (SMFIM_* number) -> macro names the milter asked for
         self.modifications = []
 
     def close(self):
@@ -86,6 +87,14 @@ class MilterClient:
         if cmd != b"O" or len(data) < 12:
             raise MilterError("bad option negotiation reply %r %r" % (cmd, data[:32]))
         version, self.actions, self.protocol = struct.unpack(">III", data[:12])
+        rest = data[12:]
+        while len(rest) >= 5:   # smfi_setsymlist: (stage, "names\0")...
+            (stage,) = struct.unpack(">I", rest[:4])
+            end = rest.find(b"\0", 4)
+            if end < 0:
+                raise MilterError("bad macro list in option negotiation %r" % rest[:64])
+            self.macro_lists[stage] = rest[4:end].decode()
+            rest = rest[end + 1:]
         return version, self.actions, self.protocol
 
     def connect(self, hostname, addr, port=25):
@@ -122,6 +131,11 @@ class MilterClient:
         self.macros(b"E", {"i": queue_id})
         self._send(b"E")
         return self._reply()
+
+    def abort(self):
+        """SMFIC_ABORT: the SMTP transaction ends without a message (RSET, or QUIT after MAIL);
+        the milter sends no reply."""
+        self._send(b"A")
 
     def quit(self):
         try:
