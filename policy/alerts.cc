@@ -114,7 +114,7 @@ mail::Message alert_message(const ThresholdAlert& a, const config::AlertsCfg& cf
     t += "  rule:      " + rule + "\n";
     t += "  key:       " + key + "\n";
     t += std::string("  action:    ") + action_text(a.action) + "\n";
-    t += "  counted:   " + std::to_string(a.messages) + " messages, " + std::to_string(a.spams) +
+    t += "  counted:   " + std::to_string(a.messages) + " " + a.unit + ", " + std::to_string(a.spams) +
          " spams in the last " + format_duration(a.period) + " (before this message)\n";
     t += "  block-for: " + format_duration(a.block_for) +
          (a.block_for.count() > 0 ? " (the action applies to the key until then)"

@@ -260,7 +260,7 @@ Verdict Engine::run(const config::Config& cfg, const Transaction& t, bool dry_ru
                                     " spams): ", threshold_action_name(rule.action)));
             if (hooks_.alert)
                 hooks_.alert(ThresholdAlert{g.name, rule.name, *key, rule.action, d.messages,
-                                            d.spams,
+                                            unit_name(threshold_unit(rule)), d.spams,
                                             rule.alert_to.empty() ? cfg.alerts.to
                                                                   : rule.alert_to,
                                             rule.period, rule.block_for});

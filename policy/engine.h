@@ -69,7 +69,8 @@ struct ThresholdAlert {
     std::string rule;
     std::string key;
     config::ThresholdAction action = config::ThresholdAction::block;
-    long messages = 0;
+    long messages = 0;            // in the rule's unit (threshold_unit): messages, recipients, KiB
+    std::string unit = "messages";  // unit_name() of the rule
     long spams = 0;
     std::vector<std::string> to;  // alert-to, else <alerts to>
     config::Duration period{0};

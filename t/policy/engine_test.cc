@@ -281,6 +281,7 @@ TEST(EngineEndOfMessage, RecipientAndSizeThresholds) {
     FakeClock clock;
     EngineState state(clock);
     int greylist_calls = 0;
+    std::vector<ThresholdAlert> alerts;
     Engine engine(load(R"X(
       <group name="default">
         <greylist delay="5m"/>
@@ -297,6 +298,7 @@ TEST(EngineEndOfMessage, RecipientAndSizeThresholds) {
                           g.action = Action::greylist;
                           return g;
                       };
+                      h.alert = [&](const ThresholdAlert& a) { alerts.push_back(a); };
                       return h;
                   }());
     auto eom = [](const char* client, const char* sender, unsigned rcpts, std::uint64_t size,
@@ -314,6 +316,9 @@ TEST(EngineEndOfMessage, RecipientAndSizeThresholds) {
     EXPECT_EQ(v.action, Action::defer);
     EXPECT_EQ(v.check, "threshold:rcpts");
     EXPECT_EQ(v.code, 451);
+    ASSERT_EQ(alerts.size(), 1u);  // the crossing, in the rule's unit
+    EXPECT_EQ(alerts[0].unit, "recipients");
+    EXPECT_EQ(alerts[0].messages, 10);
     // From now on the client is refused at RCPT (before greylisting), without counting.
     v = engine.evaluate(tx("192.0.2.1", "a@x.example", "u@y.example", "", "m4"));
     EXPECT_EQ(v.action, Action::defer);
