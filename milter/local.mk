@@ -8,6 +8,7 @@ milter_libmilterfront_a_SOURCES = \
 	milter/control_server.h milter/control_server.cc \
 	milter/daemon.h milter/daemon.cc \
 	milter/filter.h milter/filter.cc \
+	milter/message_buffer.h milter/message_buffer.cc \
 	milter/milter_context.h milter/milter_context.cc \
 	milter/milter_runner.h milter/milter_runner.cc \
 	milter/options.h milter/options.cc \
@@ -18,8 +19,8 @@ milter_libmilterfront_a_SOURCES = \
 	milter/version.h milter/version.cc
 
 # What a program linking the milter front end needs besides it.
-MILTERFRONT_LIBS = milter/libmilterfront.a $(POLICY_LIBS) $(MILTER_LIBS) $(MARIADB_LIBS) \
-	$(GMIME_LIBS) $(LIBCURL_LIBS) $(PTHREAD_LIBS)
+MILTERFRONT_LIBS = milter/libmilterfront.a $(ENGINES_LIBS) $(MILTER_LIBS) $(MARIADB_LIBS) \
+	$(LIBCURL_LIBS) $(PTHREAD_LIBS)
 
 sbin_PROGRAMS += mppd
 mppd_SOURCES = milter/mppd.cc
