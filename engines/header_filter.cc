@@ -24,7 +24,9 @@ struct GFree {
 using GStringPtr = std::unique_ptr<char, GFree>;
 
 bool blank(char c) { return c == ' ' || c == '\t'; }
-bool space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
+bool space(char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
 char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -37,7 +39,8 @@ bool iequals(std::string_view a, std::string_view b) {
 // Whether GMime has anything to do: an encoded word may start, or 8-bit text to convert.
 bool needs_decoding(std::string_view v) {
     if (v.find("=?") != std::string_view::npos) return true;
-    return std::any_of(v.begin(), v.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+    return std::any_of(v.begin(), v.end(),
+                       [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
 }
 
 // `s` cut to at most `max` bytes, never inside a UTF-8 sequence.
@@ -158,7 +161,8 @@ std::optional<std::string> message_subject_key(const std::vector<Header>& header
 
 HeaderFilterLimits header_filter_limits(const config::Config& cfg) {
     HeaderFilterLimits l;
-    if (cfg.limits.max_headers > 0) l.max_headers = static_cast<std::size_t>(cfg.limits.max_headers);
+    if (cfg.limits.max_headers > 0)
+        l.max_headers = static_cast<std::size_t>(cfg.limits.max_headers);
     if (cfg.limits.max_header_size > 0) l.max_header_size = cfg.limits.max_header_size;
     l.regex = policy::match_limits(cfg);
     return l;

@@ -56,7 +56,8 @@ MessageBuffer::Limits MessageBuffer::limits_from(const config::Config& cfg) {
     Limits l;
     if (cfg.limits.spill_size > 0) l.spill_size = cfg.limits.spill_size;
     l.max_size = cfg.limits.max_message_size;
-    if (cfg.limits.max_headers > 0) l.max_headers = static_cast<std::size_t>(cfg.limits.max_headers);
+    if (cfg.limits.max_headers > 0)
+        l.max_headers = static_cast<std::size_t>(cfg.limits.max_headers);
     if (cfg.limits.max_header_size > 0) l.max_header_size = cfg.limits.max_header_size;
     return l;
 }
@@ -211,8 +212,8 @@ bool MessageBuffer::Reader::fill() {
                     break;
                 }
                 char buf[kReadChunk];
-                const std::size_t want =
-                    static_cast<std::size_t>(std::min<std::uint64_t>(sizeof buf, b.file_size_ - offset_));
+                const std::size_t want = static_cast<std::size_t>(
+                    std::min<std::uint64_t>(sizeof buf, b.file_size_ - offset_));
                 const ssize_t n = ::pread(b.file_.get(), buf, want, static_cast<off_t>(offset_));
                 if (n < 0 && errno == EINTR) break;
                 if (n <= 0) {

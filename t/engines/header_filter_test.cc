@@ -8,11 +8,13 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "lib/log.h"
@@ -62,6 +64,23 @@ TEST(HeaderDecode, BadInputNeverFails) {
     // A value holding a NUL is never decoded (it reaches GMime as a C string otherwise).
     std::string nul("=?utf-8?q?a?=\0b", 15);
     EXPECT_EQ(decode_value(nul), nul);
+}
+
+TEST(HeaderDecode, FromManyThreadsAtOnce) {
+    // libmilter runs callbacks on several workers: GMime's charset converters are shared.
+    std::vector<std::thread> threads;
+    std::atomic<int> wrong{0};
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&wrong] {
+            for (int i = 0; i < 2000; ++i) {
+                if (decode_value("=?ISO-8859-1?Q?Caf=E9?=") != "Caf\xC3\xA9") ++wrong;
+                if (decode_value("=?koi8-r?B?8NLJ18XU?=") != "\xD0\x9F\xD1\x80\xD0\xB8\xD0\xB2"
+                                                            "\xD0\xB5\xD1\x82")
+                    ++wrong;
+            }
+        });
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(wrong.load(), 0);
 }
 
 TEST(HeaderFilter, MatchesTheDecodedValueByDefaultAndTheRawOneOnRequest) {
@@ -209,7 +228,8 @@ TEST(HeaderFilter, EmptyValuesAndWholeFields) {
 }
 
 TEST(HeaderFilter, NamesAreCaseInsensitive) {
-    auto cfg = group_with(R"(<header-filter header="user-agent" pattern="^Evil" action="reject"/>)");
+    auto cfg =
+        group_with(R"(<header-filter header="user-agent" pattern="^Evil" action="reject"/>)");
     EXPECT_TRUE(evaluate(group(cfg), {{"USER-AGENT", "evil client"}}).decided());
     EXPECT_TRUE(evaluate(group(cfg), {{"User-Agent", "Evil"}}).decided());
     EXPECT_FALSE(evaluate(group(cfg), {{"User-Agents", "Evil"}}).decided());
@@ -262,7 +282,8 @@ TEST(HeaderFilter, NoFiltersNoResult) {
 }
 
 TEST(SubjectKey, NormalisedForCounting) {
-    EXPECT_EQ(subject_key(" Undeliverable:   Mail\r\n\tReturned  "), "undeliverable: mail returned");
+    EXPECT_EQ(subject_key(" Undeliverable:   Mail\r\n\tReturned  "),
+              "undeliverable: mail returned");
     EXPECT_EQ(subject_key("Re: Fwd: Order 4711"), "re: fwd: order 4711");
     EXPECT_EQ(subject_key("=?UTF-8?Q?GR=C3=9CSSE?= aus K=?utf-8?q?=C3=96ln?="),
               "gr\xC3\xBCsse aus k\xC3\xB6ln");  // Unicode lower case
@@ -270,7 +291,8 @@ TEST(SubjectKey, NormalisedForCounting) {
     EXPECT_EQ(subject_key(""), "");
     EXPECT_EQ(subject_key(" \t\r\n "), "");
     // The same subject, encoded or not, folded or not, gives one key.
-    EXPECT_EQ(subject_key("Mail delivery failed"), subject_key("=?utf-8?b?TWFpbCBkZWxpdmVyeSBmYWlsZWQ=?="));
+    EXPECT_EQ(subject_key("Mail delivery failed"),
+              subject_key("=?utf-8?b?TWFpbCBkZWxpdmVyeSBmYWlsZWQ=?="));
 }
 
 TEST(SubjectKey, BoundedAtACharacterBoundary) {

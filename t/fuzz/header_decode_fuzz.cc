@@ -75,7 +75,8 @@ std::vector<mpp::engines::Header> parse(std::string_view in) {
         if (colon == std::string_view::npos)
             out.push_back({std::string(line), ""});
         else
-            out.push_back({std::string(line.substr(0, colon)), std::string(line.substr(colon + 1))});
+            out.push_back(
+                {std::string(line.substr(0, colon)), std::string(line.substr(colon + 1))});
     }
     return out;
 }

@@ -339,7 +339,8 @@ TEST(MessageBuffer, ManyBuffersLeaveNothingBehind) {
         for (int i = 0; i < 200; ++i) {
             auto b = std::make_unique<MessageBuffer>(dir.str(), spill_at(4096));
             ASSERT_TRUE(b->add_header("X-I", std::to_string(i)));
-            ASSERT_TRUE(b->add_body(std::string(i % 2 ? 5000 : 100, static_cast<char>('a' + i % 26))));
+            const char c = static_cast<char>('a' + i % 26);
+            ASSERT_TRUE(b->add_body(std::string(i % 2 ? 5000 : 100, c)));
             buffers.push_back(std::move(b));
         }
         EXPECT_EQ(open_fds(), fds + 100);  // one file per spilled buffer
@@ -360,7 +361,8 @@ TEST(MessageBuffer, ManyBuffersLeaveNothingBehind) {
 
 TEST(MessageBuffer, LimitsFromTheConfig) {
     auto cfg = policy::test::load(
-        R"(<limits max-message-size="10M" spill-size="256K" max-headers="50" max-header-size="8K"/>)");
+        R"(<limits max-message-size="10M" spill-size="256K" max-headers="50")"
+        R"( max-header-size="8K"/>)");
     auto l = MessageBuffer::limits_from(*cfg);
     EXPECT_EQ(l.max_size, 10u << 20);
     EXPECT_EQ(l.spill_size, 256u << 10);
