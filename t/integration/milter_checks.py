@@ -156,7 +156,8 @@ def greylisting(t, d, pf, sink, maillog):
     maillog.mark()
     first = time.monotonic()
     replies, _, s = transaction(port, "192.0.2.5", "client.example", sender, [rcpt])
-    expect(t, [c for c, _ in replies], [450], "(a) first attempt from 192.0.2.5: 450 at RCPT", repr(s))
+    expect(t, [c for c, _ in replies], [450], "(a) first attempt from 192.0.2.5: 450 at RCPT",
+           repr(s))
     t.ok(replies and re.match(r"4\.7\.1\b", replies[0][1]), "(a) ... with enhanced status 4.7.1",
          repr(s))
     t.ok(maillog.wait(r"milter-reject: RCPT from client\.example\[192\.0\.2\.5\]: 450 4\.7\.1", 10),
@@ -219,7 +220,8 @@ def spam_trap(t, d, pf):
            "(b) then 192.0.2.66 RCPT bob@rcpt.example: 550 (the client is blocked)", repr(s))
     t.ok(d.log.wait(r"to=<bob@rcpt\.example> group=default check=blocklist action=reject", 10),
          "(b) mppd logs the block-list rejection", lambda: d.log.text())
-    replies, _, s = transaction(port, "192.0.2.77", "innocent.example", sender, ["bob@rcpt.example"])
+    replies, _, s = transaction(port, "192.0.2.77", "innocent.example", sender,
+                                ["bob@rcpt.example"])
     codes = [c for c, _ in replies]
     t.ok(codes and codes[0] in (250, 450),
          "(b) another client 192.0.2.77: not refused (got %r; 450 greylisting is fine)" % codes,

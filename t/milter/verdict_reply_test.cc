@@ -44,7 +44,8 @@ TEST(VerdictReply, EachActionHasItsAnswerAndDefaults) {
 }
 
 TEST(VerdictReply, KeepsTheVerdictsCodeWhenItHasTheRightClass) {
-    auto split = reply_for(verdict(Action::defer, 452, "4.5.3", "Try again in a separate transaction"));
+    auto split =
+        reply_for(verdict(Action::defer, 452, "4.5.3", "Try again in a separate transaction"));
     EXPECT_EQ(split.code, "452");
     EXPECT_EQ(split.dsn, "4.5.3");
     EXPECT_EQ(split.text, "Try again in a separate transaction");
