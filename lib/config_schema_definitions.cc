@@ -18,6 +18,8 @@ const Choices kDirections = Choices::of<Direction>(
     {{"any", Direction::any}, {"inbound", Direction::inbound}, {"outbound", Direction::outbound}});
 const Choices kEngineErrors = Choices::of<EngineError>(
     {{"accept", EngineError::accept}, {"tag", EngineError::tag}, {"defer", EngineError::defer}});
+const Choices kCheckModes =
+    Choices::of<CheckMode>({{"enforce", CheckMode::enforce}, {"shadow", CheckMode::shadow}});
 
 namespace {
 
@@ -235,6 +237,10 @@ Element global_access(bool allow) {
                                       : "Mail matching it (all attributes given) is rejected "
                                         "(condition deny) as early as possible.");
     b.in(allow ? &Config::allow : &Config::deny).built(true, "");
+    if (!allow)
+        b.choice("mode", kCheckModes, &MatchCfg::mode, "enforce",
+                 "shadow: a match is logged \"would have rejected\" and counted (mppctl "
+                 "status), never enforced.");
     Element e = b.done();
     add_match_attrs(e);
     require_some_match(e);

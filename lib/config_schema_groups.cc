@@ -50,8 +50,6 @@ const Choices kThresholdKeys = Choices::of<ThresholdKey>({{"client", ThresholdKe
                                                           {"subject", ThresholdKey::subject}});
 const Choices kTrapScopes =
     Choices::of<TrapScope>({{"group", TrapScope::group}, {"global", TrapScope::global}});
-const Choices kCheckModes =
-    Choices::of<CheckMode>({{"enforce", CheckMode::enforce}, {"shadow", CheckMode::shadow}});
 
 void reply_checks(ReplyCfg& r, const NodeInfo& n, Checker& c, bool reject) {
     std::string el = reject ? "<reject>" : "<defer>";
@@ -207,6 +205,10 @@ Element group_access(bool allow) {
         allow ? "Mail of this group matching it skips the group's checks except virus scanning."
               : "Mail of this group matching it is rejected (condition deny).");
     b.in(allow ? &GroupCfg::allow : &GroupCfg::deny).built(true, "");
+    if (!allow)
+        b.choice("mode", kCheckModes, &MatchCfg::mode, "enforce",
+                 "shadow: a match is logged \"would have rejected\" and counted (mppctl "
+                 "status), never enforced.");
     Element e = b.done();
     add_match_attrs(e);
     require_some_match(e);
@@ -250,6 +252,9 @@ Element greylist() {
            "Lists whose matches are never greylisted.");
     b.choice("on-error", kGreylistErrors, &GreylistCfg::on_error, "accept",
              "When the greylist store is unavailable: accept (DUNNO and a log line) or defer.");
+    b.choice("mode", kCheckModes, &GreylistCfg::mode, "enforce",
+             "shadow: triplets are recorded as usual, a deferral is logged \"would have "
+             "greylisted\" and counted (mppctl status), never sent.");
     b.finish([](GreylistCfg& g, const NodeInfo& n, Checker& c) {
         if (g.delay >= g.retry_window)
             c.error(n.line_of("delay"), "<greylist>: delay must be shorter than retry-window");

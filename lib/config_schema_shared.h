@@ -11,6 +11,7 @@ namespace mpp::config::schema {
 
 extern const Choices kDirections;  // any inbound outbound
 extern const Choices kEngineErrors;
+extern const Choices kCheckModes;  // enforce shadow
 
 // Adds recipient, recipient-domain, sender, sender-domain, client, direction, sasl.
 void add_match_attrs(Element& e);

@@ -84,6 +84,7 @@ struct MatchCfg {
     NetMatch client;
     Direction direction = Direction::any;
     Tristate sasl = Tristate::any;
+    CheckMode mode = CheckMode::enforce;  // <deny mode>; <match> and <allow> have none
 };
 
 // <reject on code dsn>TEXT</reject>, <defer ...>: the SMTP reply for a condition.
@@ -110,6 +111,7 @@ struct GreylistCfg {
     bool strip_verp = true;
     std::vector<Ref> exempt;
     GreylistError on_error = GreylistError::accept;
+    CheckMode mode = CheckMode::enforce;
 };
 
 struct ThresholdCfg {

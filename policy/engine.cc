@@ -104,6 +104,24 @@ struct Engine::Run {
         return v;
     }
 
+    // <deny> rules in file order: a shadow one that matches is logged "would have rejected" and
+    // passed over; the first enforcing one that matches refuses.
+    std::optional<Verdict> deny(const std::vector<config::MatchCfg>& rules, const char* where,
+                                config::Direction dir) const {
+        for (const auto& rule : rules) {
+            if (!rule_matches(cfg, rule, t, dir)) continue;
+            const std::string line = std::to_string(rule.line);
+            const std::string reason = std::string("denied by ") + where + " rule at line " + line;
+            if (rule.mode == config::CheckMode::shadow) {
+                decide(Action::reject, Condition::deny, "deny", reason, true);
+                continue;
+            }
+            step("deny", "hit", std::string(where) + " <deny> at line " + line);
+            return decide(Action::reject, Condition::deny, "deny", reason);
+        }
+        return std::nullopt;
+    }
+
     // The verdict when no enforcing check refused: a shadow decision (not enforced) or none.
     Verdict pass(Verdict v) const {
         if (v.action != Action::none || !shadowed) return v;
@@ -129,23 +147,15 @@ Verdict Engine::run(const config::Config& cfg, const Transaction& t, bool dry_ru
         return {};
     }
     // Global, then group, deny and allow.
-    if (int i = first_match(cfg, cfg.deny, t, dir); i >= 0) {
-        r.step("deny", "hit", "global <deny> at line " + std::to_string(cfg.deny[i].line));
-        return r.decide(Action::reject, Condition::deny, "deny",
-                        "denied by global rule at line " + std::to_string(cfg.deny[i].line));
-    }
-    r.step("deny", "pass", "no global <deny> matches");
+    if (auto v = r.deny(cfg.deny, "global", dir)) return *v;
+    r.step("deny", "pass", "no enforcing global <deny> matches");
     if (int i = first_match(cfg, cfg.allow, t, dir); i >= 0) {
         r.step("allow", "hit", "global <allow> at line " + std::to_string(cfg.allow[i].line));
         return r.decide(Action::accept, Condition::any, "allow",
                         "allowed by global rule at line " + std::to_string(cfg.allow[i].line));
     }
     const auto& g = *r.group;
-    if (int i = first_match(cfg, g.deny, t, dir); i >= 0) {
-        r.step("deny", "hit", "group <deny> at line " + std::to_string(g.deny[i].line));
-        return r.decide(Action::reject, Condition::deny, "deny",
-                        "denied by group rule at line " + std::to_string(g.deny[i].line));
-    }
+    if (auto v = r.deny(g.deny, "group", dir)) return *v;
     if (int i = first_match(cfg, g.allow, t, dir); i >= 0) {
         r.step("allow", "hit", "group <allow> at line " + std::to_string(g.allow[i].line));
         return r.decide(Action::accept, Condition::any, "allow",
@@ -287,7 +297,11 @@ Verdict Engine::run(const config::Config& cfg, const Transaction& t, bool dry_ru
             r.step("greylist", "skip", "greylisting is not available");
         } else {
             Verdict gv = hooks_.greylist(t, *g.greylist, dry_run);
-            if (gv.action == Action::greylist || gv.action == Action::defer) {
+            const bool deferred = gv.action == Action::greylist || gv.action == Action::defer;
+            if (deferred && g.greylist->mode == config::CheckMode::shadow) {
+                r.decide(gv.action, Condition::greylist, "greylist",
+                         gv.reason.empty() ? gv.text : gv.reason, true);
+            } else if (deferred) {
                 r.step("greylist", "hit", gv.reason.empty() ? gv.text : gv.reason);
                 Verdict v = r.decide(gv.action, Condition::greylist, "greylist",
                                      gv.reason.empty() ? gv.text : gv.reason);
@@ -300,8 +314,10 @@ Verdict Engine::run(const config::Config& cfg, const Transaction& t, bool dry_ru
                 v.quarantine = quarantine;
                 return v;
             }
-            r.step("greylist", "pass", gv.reason);
-            pass.prepend = std::move(gv.prepend);
+            if (!deferred) {
+                r.step("greylist", "pass", gv.reason);
+                pass.prepend = std::move(gv.prepend);
+            }
         }
     }
     return r.pass(std::move(pass));

@@ -21,12 +21,13 @@
 // else the built-in 550 5.7.1 / 451 4.7.1 (450 4.7.1 for greylisting). Macros as the man page
 // lists them; values from the client are cleaned (control and non-ASCII bytes become '?'), and
 // the lines of a multi-line template are joined with a space (Verdict::text is one line).
-// Shadow mode: a threshold or spam trap with mode="shadow" is evaluated, logged ("action=none
+// Shadow mode: a <deny>, threshold, spam trap or greylist with mode="shadow" is evaluated, logged ("action=none
 // shadow=\"would have rejected\"") and counted in shadow_counts(), never enforced: the pipeline
 // goes on, and when nothing else refuses, the Verdict carries the would-be action with
 // shadow=true (front ends answer DUNNO). A shadow threshold keeps its own counters and blocks,
 // as if enforced; a shadow trap blocks nobody (the block list is shared), so it reports each
-// trap hit, not the refusals that would follow.
+// trap hit, not the refusals that would follow; a shadow greylist records triplets as usual,
+// so it reports what it would defer (first sight, retries too early) and passes the rest.
 // Logging: one line per decision other than "none" (none at debug level):
 //   QUEUEID: client=NAME[ADDR] from=<S> to=<R> group=G check=C action=A reason="..."
 // Failures: the engine itself has no failing dependency; a regex limit is "no match"; the

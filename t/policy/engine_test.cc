@@ -343,6 +343,45 @@ TEST(EngineEndOfMessage, RecipientAndSizeThresholds) {
               Action::greylist);  // the block is over
 }
 
+// <deny mode="shadow"> and <greylist mode="shadow">: logged and counted as "would have", the
+// mail passes; an enforcing <deny> after a shadow one still refuses.
+TEST(EngineShadow, DenyAndGreylistInShadowMode) {
+    FakeClock clock;
+    EngineState state(clock);
+    int greylist_calls = 0;
+    Engine engine(load(R"X(
+      <deny sender="*@try.example" mode="shadow"/>
+      <group name="default">
+        <deny sender="*@try.example" client="203.0.113.0/24"/>
+        <greylist delay="5m" mode="shadow"/>
+      </group>)X"),
+                  clock, state, [&] {
+                      EngineHooks h;  // defers the first call of each recipient, as a greylist
+                      h.greylist = [&](const Transaction& t, const config::GreylistCfg&, bool) {
+                          ++greylist_calls;
+                          Verdict g;
+                          if (t.recipient == "new@y.example") g.action = Action::greylist;
+                          return g;
+                      };
+                      return h;
+                  }());
+    Verdict v = engine.evaluate(tx("192.0.2.1", "a@try.example", "old@y.example", "", "m1"));
+    EXPECT_TRUE(v.shadow);  // the shadow global deny: not enforced
+    EXPECT_EQ(v.action, Action::reject);
+    EXPECT_EQ(v.check, "deny");
+    v = engine.evaluate(tx("203.0.113.9", "a@try.example", "old@y.example", "", "m2"));
+    EXPECT_FALSE(v.shadow);  // the group's enforcing deny refuses after the shadow one
+    EXPECT_EQ(v.action, Action::reject);
+    v = engine.evaluate(tx("192.0.2.1", "b@ok.example", "new@y.example", "", "m3"));
+    EXPECT_TRUE(v.shadow);  // would have greylisted
+    EXPECT_EQ(v.action, Action::greylist);
+    EXPECT_EQ(v.check, "greylist");
+    EXPECT_EQ(greylist_calls, 2);  // m1 and m3 (m2 was refused before)
+    auto counts = engine.shadow_counts();
+    EXPECT_EQ(counts["default/deny"], 2);  // m1 and m2 both matched the shadow global deny
+    EXPECT_EQ(counts["default/greylist"], 1);
+}
+
 TEST(EngineSplit, MixedPolicyTransactionsAreSplit) {
     FakeClock clock;
     EngineState state(clock);
