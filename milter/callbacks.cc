@@ -4,6 +4,7 @@
 
 #include <exception>
 #include <memory>
+#include <string_view>
 
 #include "lib/log.h"
 #include "lib/metrics.h"
@@ -101,12 +102,18 @@ sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
 
 sfsistat on_header(SMFICTX* ctx, char* name, char* value) {
     return guarded("header", ctx, SMFIP_NR_HDR,
-                   [&](Session& s) { return Filter(*g_context).header(s, name, value); });
+                   [&](Session& s) {
+                       SmfiContext mc(ctx);
+                       return Filter(*g_context).header(s, mc, name, value);
+                   });
 }
 
-sfsistat on_body(SMFICTX* ctx, unsigned char*, size_t len) {
-    return guarded("body", ctx, SMFIP_NR_BODY,
-                   [&](Session& s) { return Filter(*g_context).body(s, len); });
+sfsistat on_body(SMFICTX* ctx, unsigned char* chunk, size_t len) {
+    return guarded("body", ctx, SMFIP_NR_BODY, [&](Session& s) {
+        SmfiContext mc(ctx);
+        return Filter(*g_context).body(
+            s, mc, std::string_view(reinterpret_cast<const char*>(chunk), chunk ? len : 0));
+    });
 }
 
 sfsistat on_eom(SMFICTX* ctx) {
@@ -156,7 +163,8 @@ smfiDesc make_filter_description(FilterContext* context) {
     smfiDesc d{};
     d.xxfi_name = const_cast<char*>("mppd");
     d.xxfi_version = SMFI_VERSION;
-    d.xxfi_flags = SMFIF_ADDHDRS;  // what negotiation may ask for at most (plus SETSYMLIST)
+    // What negotiation may ask for at most (plus SETSYMLIST).
+    d.xxfi_flags = SMFIF_ADDHDRS | SMFIF_DELRCPT;
     d.xxfi_connect = on_connect;
     d.xxfi_helo = on_helo;
     d.xxfi_envfrom = on_envfrom;

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <strings.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 
@@ -62,14 +63,35 @@ sfsistat no_reply(const Session& s, unsigned long flag) {
     return s.protocol & flag ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
-void log_summary(const Session& s, const Message& m, std::string_view action) {
+void log_summary(const Session& s, const Message& m, std::string_view action,
+                 std::string_view reason = {}) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::steady_clock::now() - m.started)
                         .count();
-    log::write_qid(log::Level::info, m.queue_id,
-                   log::cat("client=", s.client(), " from=<", m.sender, "> nrcpt=", m.accepted,
-                            " refused=", m.refused, " size=", m.size, " action=", action,
-                            " delay=", ms, "ms"));
+    std::string text = log::cat("client=", s.client(), " from=<", m.sender, "> nrcpt=",
+                                m.accepted, " refused=", m.refused, " size=", m.size);
+    if (!m.groups.empty()) text += log::cat(" groups=", m.groups);
+    if (!m.checks.empty()) text += log::cat(" checks=", m.checks);
+    text += log::cat(" action=", action, " delay=", ms, "ms");
+    if (!reason.empty()) text += log::cat(" reason=\"", reason, "\"");
+    log::write_qid(log::Level::info, m.queue_id, text);
+}
+
+// Appends `check` to the summary line's checks (comma-separated).
+void add_check(Message& m, std::string_view check) {
+    if (check.empty()) return;
+    if (!m.checks.empty()) m.checks += ',';
+    m.checks += check;
+}
+
+bool counts_at_end_of_message(const config::ThresholdCfg& rule) {
+    return rule.recipients > 0 || rule.size > 0 || rule.key == config::ThresholdKey::subject;
+}
+
+bool any_header_filters(const config::Config& cfg) {
+    for (const auto& g : cfg.groups)
+        if (!g.header_filters.empty()) return true;
+    return false;
 }
 
 void action_failed(const std::string& qid, const std::string& what) {
@@ -117,6 +139,13 @@ std::string checks_placement_warning(const config::Config& cfg, bool policy_serv
     return "";
 }
 
+bool needs_end_of_message_checks(const config::Config& cfg) {
+    for (const auto& g : cfg.groups)
+        for (const auto& rule : g.thresholds)
+            if (counts_at_end_of_message(rule)) return true;
+    return false;
+}
+
 policy::Transaction transaction_for(const Session& s, const Message& m,
                                     const std::string& recipient) {
     policy::Transaction t;
@@ -139,19 +168,27 @@ std::unique_ptr<Session> Filter::open_session() const {
     s->config = context_.holder()->current();
     s->checks = s->config->milter.enabled &&
                 milter_runs_checks(s->config->milter.checks, context_.policy_server_serving());
+    s->eom_checks = s->checks && needs_end_of_message_checks(*s->config);
+    s->content = s->config->milter.enabled && (s->eom_checks || any_header_filters(*s->config));
     return s;
 }
 
 Filter::Negotiated Filter::negotiate(Session& s, MilterContext& mc, unsigned long mta_actions,
                                      unsigned long mta_protocol) const {
     Negotiated n;
-    // Header additions only when the checks run (their Verdict::prepend).
-    n.actions = mta_actions & (SMFIF_SETSYMLIST | (s.checks ? SMFIF_ADDHDRS : 0));
-    // Steps this version does not use are skipped; HELO, headers and body chunks only record,
-    // so they need no reply; RCPT needs one only when the checks answer it.
-    unsigned long want = SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NOEOH | SMFIP_NR_HELO |
-                         SMFIP_NR_HDR | SMFIP_NR_BODY;
-    if (!s.checks) want |= SMFIP_NR_RCPT;
+    // Header additions only when the checks or the header filters run (Verdict::prepend,
+    // X-MPP-Status, X-MPP-Score); recipient removal only for the header filters (a recipient
+    // whose group refuses what the others accept).
+    const bool filters = s.content && any_header_filters(*s.config);
+    n.actions = mta_actions & (SMFIF_SETSYMLIST | (s.checks || s.content ? SMFIF_ADDHDRS : 0) |
+                               (filters ? SMFIF_DELRCPT : 0));
+    // Steps this version does not use are skipped; HELO only records, so it needs no reply;
+    // headers and body chunks need one only when the content stage keeps them (a message too
+    // big is refused where it becomes so); RCPT needs one when the checks answer it or the
+    // content stage bounds the recipients.
+    unsigned long want = SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NOEOH | SMFIP_NR_HELO;
+    if (!s.content) want |= SMFIP_NR_HDR | SMFIP_NR_BODY;
+    if (!s.checks && !s.content) want |= SMFIP_NR_RCPT;
     n.protocol = mta_protocol & want;
     s.actions = n.actions;
     s.protocol = n.protocol;
@@ -215,11 +252,18 @@ sfsistat Filter::rcpt(Session& s, MilterContext& mc, char** argv) {
     }
     Message& m = *s.message;
     if (std::string qid = mc.macro("i"); !qid.empty()) m.queue_id = qid;
+    const std::string recipient = strip_brackets(argv ? argv[0] : nullptr);
+    if (s.content && m.recipients.size() >= Message::kMaxRecipients) {
+        ++m.refused;
+        if (!mc.set_reply("452", "4.5.3", "Too many recipients"))
+            action_failed(m.queue_id, "smfi_setreply failed for the too-many-recipients reply");
+        return SMFIS_TEMPFAIL;
+    }
     if (!s.checks) {
         ++m.accepted;
+        if (s.content) m.recipients.push_back(recipient);
         return no_reply(s, SMFIP_NR_RCPT);
     }
-    const std::string recipient = strip_brackets(argv ? argv[0] : nullptr);
     auto checks = context_.checks();
     if (!checks) {
         ++m.refused;
@@ -234,6 +278,7 @@ sfsistat Filter::rcpt(Session& s, MilterContext& mc, char** argv) {
     const RcptReply r = reply_for(v);
     if (r.kind == RcptReply::Kind::pass) {
         ++m.accepted;
+        if (s.content) m.recipients.push_back(recipient);
         for (const auto& h : v.prepend)
             if (!m.add_header(h) && log::enabled(log::Level::debug))
                 log::write_qid(log::Level::debug, m.queue_id,
@@ -248,14 +293,65 @@ sfsistat Filter::rcpt(Session& s, MilterContext& mc, char** argv) {
     return r.kind == RcptReply::Kind::reject ? SMFIS_REJECT : SMFIS_TEMPFAIL;
 }
 
-sfsistat Filter::header(Session& s, const char* name, const char* value) {
-    if (s.message)
-        s.message->size += std::strlen(name ? name : "") + 2 + std::strlen(value ? value : "") + 2;
+MessageBuffer& Filter::buffer_of(const Session& s, Message& m) {
+    if (!m.buffer) {
+        m.buffer.emplace(s.config->store.spool, MessageBuffer::limits_from(*s.config));
+        m.buffer->set_queue_id(m.queue_id);
+    }
+    return *m.buffer;
+}
+
+sfsistat Filter::refuse(Session& s, MilterContext& mc, const RcptReply& r,
+                        std::string_view reason) {
+    Message& m = *s.message;
+    const char* action = r.kind == RcptReply::Kind::reject ? "reject" : "defer";
+    if (!mc.set_reply(r.code, r.dsn, r.text))
+        action_failed(m.queue_id, log::cat("smfi_setreply(", r.code, " ", r.dsn,
+                                           ") failed: the MTA answers with its default text"));
+    log_summary(s, m, action, reason);
+    metrics::get("milter-messages").inc();
+    s.message.reset();
+    return r.kind == RcptReply::Kind::reject ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+}
+
+sfsistat Filter::buffer_refused(Session& s, MilterContext& mc) {
+    const MessageBuffer& b = *s.message->buffer;
+    RcptReply r;
+    switch (b.state()) {
+        case MessageBuffer::State::too_big:
+            r = {RcptReply::Kind::reject, "552", "5.3.4",
+                 "Message size exceeds fixed maximum message size"};
+            break;
+        case MessageBuffer::State::header_limit:
+            r = {RcptReply::Kind::reject, "554", "5.6.0",
+                 "Message header exceeds the limits of this server"};
+            break;
+        case MessageBuffer::State::error:
+        case MessageBuffer::State::ok:
+            if (b.error_code() == ENOSPC)
+                r = {RcptReply::Kind::tempfail, "452", "4.3.1", "Insufficient system storage"};
+            else
+                r = {RcptReply::Kind::tempfail, "451", "4.3.0",
+                     "Temporary failure in the mail filter, try again later"};
+            break;
+    }
+    return refuse(s, mc, r, b.error());
+}
+
+sfsistat Filter::header(Session& s, MilterContext& mc, const char* name, const char* value) {
+    if (!s.message) return no_reply(s, SMFIP_NR_HDR);
+    Message& m = *s.message;
+    m.size += std::strlen(name ? name : "") + 2 + std::strlen(value ? value : "") + 2;
+    if (s.content && !buffer_of(s, m).add_header(name ? name : "", value ? value : ""))
+        return buffer_refused(s, mc);
     return no_reply(s, SMFIP_NR_HDR);
 }
 
-sfsistat Filter::body(Session& s, std::size_t len) {
-    if (s.message) s.message->size += len;
+sfsistat Filter::body(Session& s, MilterContext& mc, std::string_view chunk) {
+    if (!s.message) return no_reply(s, SMFIP_NR_BODY);
+    Message& m = *s.message;
+    m.size += chunk.size();
+    if (s.content && !buffer_of(s, m).add_body(chunk)) return buffer_refused(s, mc);
     return no_reply(s, SMFIP_NR_BODY);
 }
 
@@ -285,11 +381,44 @@ sfsistat Filter::eom(Session& s, MilterContext& mc) {
     if (!s.message) return SMFIS_CONTINUE;
     Message& m = *s.message;
     if (std::string qid = mc.macro("i"); !qid.empty()) m.queue_id = qid;
+    if (s.content) {
+        MessageBuffer& b = buffer_of(s, m);
+        b.set_queue_id(m.queue_id);
+        if (!b.ok()) return buffer_refused(s, mc);
+    }
+    if (auto r = end_of_message_checks(s, m, mc)) return *r;
     add_headers(s, m, mc);
     log_summary(s, m, "accept");
     metrics::get("milter-messages").inc();
     s.message.reset();
     return SMFIS_CONTINUE;
+}
+
+std::optional<sfsistat> Filter::end_of_message_checks(Session& s, Message& m,
+                                                     MilterContext& mc) {
+    if (!s.eom_checks || m.recipients.empty()) return std::nullopt;
+    auto checks = context_.checks();
+    if (!checks)
+        return refuse(s, mc,
+                      {RcptReply::Kind::tempfail, "451", "4.3.0",
+                       "Mail filter starting, try again later"},
+                      "the checks are not ready yet");
+    policy::Transaction t = transaction_for(s, m, m.recipients.front());
+    t.stage = policy::Stage::end_of_message;
+    t.recipient_count = static_cast<unsigned>(m.recipients.size());
+    t.size = m.buffer ? m.buffer->size() : m.size;
+    const policy::Verdict v = checks->evaluate(t);
+    const RcptReply r = reply_for(v);
+    if (r.kind != RcptReply::Kind::pass) {
+        add_check(m, v.check);
+        return refuse(s, mc, r, v.reason);
+    }
+    if (v.action != policy::Action::none && !v.shadow) add_check(m, v.check);
+    for (const auto& h : v.prepend)
+        if (!m.add_header(h) && log::enabled(log::Level::debug))
+            log::write_qid(log::Level::debug, m.queue_id,
+                           "milter: header not added again or over the bound: " + h);
+    return std::nullopt;
 }
 
 sfsistat Filter::abort(Session& s) {

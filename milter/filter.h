@@ -16,11 +16,19 @@
 // (Verdict::prepend) are inserted on top at end-of-message. Every smfi_* action's result is
 // checked; a failure is logged and counted (milter-action-errors), and never turns an accepted
 // recipient into a refused one.
+// Content stage (Session::content: a group has header filters, or the session runs the checks
+// and a threshold counts recipients, size or subject): the header fields and body go into the
+// message's MessageBuffer (<limits>, spool of <store>); a message that gets too big is refused
+// at that callback with 552 5.3.4, one over the header limits with 554 5.6.0, a spool failure
+// tempfails it (451 4.3.0; 452 4.3.1 for a full disk). At end-of-message (Session::eom_checks)
+// the engine is asked once more with Stage::end_of_message, the first accepted recipient naming
+// the group, recipient_count and the buffered size: a refusal there refuses the whole message.
 // Logs: the engine's decision line per refused recipient; per message one summary line at
 // end-of-message or abort:
-//   QUEUEID: client=NAME[ADDR] from=<S> nrcpt=A refused=R size=N action=ACTION delay=Tms
-// ACTION: accept (end-of-message), abort (the client gave up), refused (it gave up after every
-// recipient was refused).
+//   QUEUEID: client=NAME[ADDR] from=<S> nrcpt=A refused=R size=N [groups=G,...]
+//     [checks=C,...] action=ACTION delay=Tms [reason="..."]
+// ACTION: accept (end-of-message), reject or defer (the whole message refused by the content
+// stage), abort (the client gave up), refused (it gave up after every recipient was refused).
 #pragma once
 
 #include <libmilter/mfapi.h>
@@ -30,11 +38,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "lib/config_holder.h"
 #include "milter/milter_context.h"
 #include "milter/session.h"
+#include "milter/verdict_reply.h"
 #include "policy/checks.h"
 #include "policy/transaction.h"
 
@@ -64,6 +75,10 @@ private:
     std::atomic<bool> policy_server_{false};
     std::atomic<std::uint64_t> next_id_;
 };
+
+// Whether a group has a threshold the engine counts at end-of-message (recipients, size,
+// key="subject"): then a session that runs the checks asks the engine again there.
+bool needs_end_of_message_checks(const config::Config&);
 
 // Whether the milter runs the SMTP-level checks: checks="yes", or "auto" without a serving
 // policy server.
@@ -97,14 +112,24 @@ public:
     sfsistat helo(Session&, const char* name);
     sfsistat mail(Session&, MilterContext&, char** argv);
     sfsistat rcpt(Session&, MilterContext&, char** argv);
-    sfsistat header(Session&, const char* name, const char* value);
-    sfsistat body(Session&, std::size_t len);
+    sfsistat header(Session&, MilterContext&, const char* name, const char* value);
+    sfsistat body(Session&, MilterContext&, std::string_view chunk);
     sfsistat eom(Session&, MilterContext&);
     sfsistat abort(Session&);
     void close(Session&);
 
 private:
     void add_headers(const Session&, const Message&, MilterContext&);
+    // The message's buffer, created on first use (Session::content).
+    static MessageBuffer& buffer_of(const Session&, Message&);
+    // Refuses the whole message with `r` (set_reply), logs its summary line and frees it.
+    sfsistat refuse(Session&, MilterContext&, const RcptReply& r, std::string_view reason);
+    // The reply of a buffer that is no longer ok: 552 5.3.4 too big, 554 5.6.0 header limits,
+    // 452 4.3.1 disk full, 451 4.3.0 other errors.
+    sfsistat buffer_refused(Session&, MilterContext&);
+    // The engine at Stage::end_of_message (Session::eom_checks): a refusal of the message, or
+    // nullopt to go on.
+    std::optional<sfsistat> end_of_message_checks(Session&, Message&, MilterContext&);
 
     FilterContext& context_;
 };

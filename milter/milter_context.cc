@@ -20,6 +20,10 @@ bool SmfiContext::insert_header(int index, const std::string& name, const std::s
                           const_cast<char*>(value.c_str())) == MI_SUCCESS;
 }
 
+bool SmfiContext::delete_recipient(const std::string& recipient) {
+    return smfi_delrcpt(ctx_, const_cast<char*>(recipient.c_str())) == MI_SUCCESS;
+}
+
 bool SmfiContext::request_macros(int stage, const std::string& names) {
     return smfi_setsymlist(ctx_, stage, const_cast<char*>(names.c_str())) == MI_SUCCESS;
 }

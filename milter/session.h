@@ -13,7 +13,9 @@
 // the milter runs the SMTP-level checks for it (<milter checks>): a reload never changes the
 // rules under a connection in flight.
 // Bounds: Message::headers (what the checks asked to add) holds at most kMaxAddedHeaders, one
-// per header name.
+// per header name; Message::recipients at most kMaxRecipients (the milter answers 452 4.5.3
+// to one more). The content stage's MessageBuffer (Session::content) lives in the Message, so
+// it is freed (its temp file with it) at end-of-message, abort and close.
 #pragma once
 
 #include <cctype>
@@ -21,15 +23,18 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "lib/config.h"
+#include "milter/message_buffer.h"
 
 namespace mpp::milter {
 
 struct Message {
     static constexpr std::size_t kMaxAddedHeaders = 16;
+    static constexpr std::size_t kMaxRecipients = 10000;
 
     std::string id;             // mppd's id of this transaction (Transaction::instance)
     std::string queue_id;       // {i}; Postfix knows it from the first accepted RCPT on
@@ -40,6 +45,10 @@ struct Message {
     unsigned refused = 0;       // recipients this filter answered 4xx/5xx
     std::uint64_t size = 0;     // header and body bytes seen
     std::vector<std::string> headers;  // "Name: value" to add at end-of-message, in order
+    std::vector<std::string> recipients;  // accepted ones, without <>, in RCPT order
+    std::optional<MessageBuffer> buffer;  // header fields and body (Session::content only)
+    std::string groups;  // for the summary line: the recipients' groups ("sales,default")
+    std::string checks;  // for the summary line: what decided or scored at end-of-message
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
     // Keeps `header` ("Name: value") unless one of that name is kept already or the bound is
@@ -50,6 +59,9 @@ struct Message {
 struct Session {
     std::shared_ptr<const config::Config> config;
     bool checks = false;        // this connection runs the SMTP-level checks at RCPT
+    bool content = false;       // it keeps header and body (MessageBuffer) for end-of-message
+    bool eom_checks = false;    // it asks the engine at end-of-message (thresholds counting
+                                // recipients, size or subject)
     unsigned long actions = 0;  // SMFIF_* agreed at negotiation
     unsigned long protocol = 0; // SMFIP_* agreed at negotiation
     bool connected = false;     // connect was seen

@@ -38,7 +38,9 @@ TESTS += t/milter_tests
 t_milter_tests_CPPFLAGS = $(AM_CPPFLAGS) $(GTEST_CFLAGS) $(LIBEVENT_CFLAGS)
 t_milter_tests_SOURCES = \
 	t/milter/control_server_test.cc \
+	t/milter/filter_content_test.cc \
 	t/milter/filter_test.cc \
+	t/milter/filter_test_util.h \
 	t/milter/message_buffer_test.cc \
 	t/milter/milter_runner_test.cc \
 	t/milter/options_test.cc \

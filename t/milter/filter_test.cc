@@ -8,28 +8,20 @@
 // smfi_setreply or smfi_insheader fail, which no real MTA can be made to do on demand.
 #include "milter/filter.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <stdlib.h>
-#include <unistd.h>
 
-#include <filesystem>
-#include <fstream>
-#include <map>
-#include <sstream>
 #include <string>
 #include <tuple>
 #include <vector>
 
 #include "lib/log.h"
 #include "lib/metrics.h"
-#include "t/policy/policy_test_util.h"
+#include "t/milter/filter_test_util.h"
 
 namespace mpp::milter {
 namespace {
 
-using policy::test::load;
+using namespace test;
 
 const char* kGroups = R"X(
   <group name="vip">
@@ -44,109 +36,6 @@ const char* kGroups = R"X(
     <spamtrap pattern="^trap@example\.net$" block-for="1h"/>
   </group>
 )X";
-
-struct FakeContext : MilterContext {
-    std::map<std::string, std::string> macros;
-    std::vector<std::tuple<std::string, std::string, std::string>> replies;
-    std::vector<std::tuple<int, std::string, std::string>> headers;
-    std::vector<std::pair<int, std::string>> symlists;
-    bool fail_reply = false;
-    bool fail_header = false;
-
-    std::string macro(const char* name) override {
-        auto it = macros.find(name);
-        return it == macros.end() ? "" : it->second;
-    }
-    bool set_reply(const std::string& code, const std::string& dsn,
-                   const std::string& text) override {
-        replies.emplace_back(code, dsn, text);
-        return !fail_reply;
-    }
-    bool insert_header(int index, const std::string& name, const std::string& value) override {
-        if (fail_header) return false;
-        headers.emplace_back(index, name, value);
-        return true;
-    }
-    bool request_macros(int stage, const std::string& names) override {
-        symlists.emplace_back(stage, names);
-        return true;
-    }
-};
-
-// argv as libmilter passes it: NULL-terminated C strings.
-struct Argv {
-    std::vector<std::string> s;
-    std::vector<char*> p;
-    Argv(std::initializer_list<std::string> args) : s(args) {
-        for (auto& a : s) p.push_back(a.data());
-        p.push_back(nullptr);
-    }
-    char** get() { return p.data(); }
-};
-
-sockaddr_in ipv4(const char* addr) {
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    inet_pton(AF_INET, addr, &sa.sin_addr);
-    return sa;
-}
-
-// The log written to a file of a fresh temp dir while the object lives.
-struct LogCapture {
-    std::filesystem::path dir;
-    LogCapture() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "mpp-filter-XXXXXX").string();
-        dir = ::mkdtemp(tmpl.data()) ? tmpl : "";
-        log::Options o;
-        o.file = (dir / "log").string();
-        o.level = log::Level::info;
-        log::configure(o);
-    }
-    ~LogCapture() {
-        log::configure(log::Options{});
-        std::error_code ec;
-        std::filesystem::remove_all(dir, ec);
-    }
-    std::string text() const {
-        std::ifstream in(dir / "log");
-        std::stringstream ss;
-        ss << in.rdbuf();
-        return ss.str();
-    }
-};
-
-// A daemon's milter side: config holder, filter context, the real engine.
-struct Rig {
-    config::ConfigHolder holder;
-    FilterContext context{&holder};
-    std::shared_ptr<policy::Checks> checks;
-    Filter filter{context};
-
-    explicit Rig(const std::string& xml, bool policy_server = false, bool engine = true)
-        : holder(load(xml)) {
-        if (engine) checks = std::make_shared<policy::Checks>(holder.current(), "");
-        context.set_checks(checks, policy_server);
-    }
-
-    // Negotiated (Postfix offers everything) and connected from `addr`.
-    std::unique_ptr<Session> session(FakeContext& mc, const char* name, const char* addr) {
-        auto s = filter.open_session();
-        filter.negotiate(*s, mc, 0x1FF, 0x1FFFFF);
-        sockaddr_in sa = ipv4(addr);
-        EXPECT_EQ(filter.connect(*s, mc, name, reinterpret_cast<sockaddr*>(&sa)), SMFIS_CONTINUE);
-        EXPECT_EQ(filter.helo(*s, "helo.example"), SMFIS_NOREPLY);
-        return s;
-    }
-
-    sfsistat mail(Session& s, FakeContext& mc, const std::string& from) {
-        Argv a{"<" + from + ">"};
-        return filter.mail(s, mc, a.get());
-    }
-    sfsistat rcpt(Session& s, FakeContext& mc, const std::string& to) {
-        Argv a{"<" + to + ">"};
-        return filter.rcpt(s, mc, a.get());
-    }
-};
 
 TEST(Filter, NegotiatesOnlyTheStepsAndActionsItUsesAndAsksForItsMacros) {
     Rig rig(kGroups);
@@ -234,8 +123,8 @@ TEST(Filter, GreylistsThenPassesAndAddsTheHeaderAtEndOfMessage) {
     ASSERT_EQ(rig.mail(*s, mc, "alice@sender.example"), SMFIS_CONTINUE);
     EXPECT_EQ(rig.rcpt(*s, mc, "bob@rcpt.example"), SMFIS_CONTINUE);
     EXPECT_EQ(mc.replies.size(), 1u) << "no reply set for a passing recipient";
-    EXPECT_EQ(rig.filter.header(*s, "Subject", "hi"), SMFIS_NOREPLY);
-    EXPECT_EQ(rig.filter.body(*s, 100), SMFIS_NOREPLY);
+    EXPECT_EQ(rig.header(*s, mc, "Subject", "hi"), SMFIS_NOREPLY);
+    EXPECT_EQ(rig.body(*s, mc, std::string(100, 'x')), SMFIS_NOREPLY);
     EXPECT_TRUE(mc.headers.empty()) << "headers are added at end-of-message only";
     EXPECT_EQ(rig.filter.eom(*s, mc), SMFIS_CONTINUE);
     ASSERT_EQ(mc.headers.size(), 1u);

@@ -1,0 +1,218 @@
+// t/milter/filter_content_test.cc: the milter's content stage (milter/filter.h): negotiation
+// when header and body are needed, buffering into a MessageBuffer per message and its limits
+// (552 5.3.4 where the message becomes too big, 451 4.3.0 when the spool fails), the engine at
+// end-of-message (thresholds counting recipients, size and subject refusing the whole message).
+// Real policy::Checks, real MessageBuffer in a temp spool; the MTA side is the recording
+// context of filter_test_util.h.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "milter/filter.h"
+#include "t/milter/filter_test_util.h"
+
+namespace mpp::milter {
+namespace {
+
+using namespace test;
+
+// A spool directory of its own, removed with the object.
+struct Spool {
+    std::filesystem::path dir;
+    Spool() {
+        std::string tmpl = (std::filesystem::temp_directory_path() / "mpp-spool-XXXXXX").string();
+        dir = ::mkdtemp(tmpl.data()) ? tmpl : "";
+    }
+    ~Spool() {
+        std::error_code ec;
+        std::filesystem::remove_all(dir, ec);
+    }
+    std::string store() const { return "<store spool=\"" + dir.string() + "\"/>\n"; }
+};
+
+// One message from MAIL FROM to the last body chunk; returns the first answer other than
+// CONTINUE/NOREPLY, else CONTINUE.
+sfsistat send(Rig& rig, Session& s, FakeContext& mc, const std::vector<std::string>& rcpts,
+              const std::string& subject, const std::string& body,
+              const std::string& from = "alice@sender.example") {
+    if (auto r = rig.mail(s, mc, from); r != SMFIS_CONTINUE) return r;
+    for (const auto& to : rcpts)
+        if (auto r = rig.rcpt(s, mc, to); r != SMFIS_CONTINUE && r != SMFIS_NOREPLY) return r;
+    for (auto [name, value] : {std::pair<const char*, std::string>{"From", from},
+                               {"Subject", subject}})
+        if (auto r = rig.header(s, mc, name, value.c_str()); r != SMFIS_CONTINUE) return r;
+    if (auto r = rig.body(s, mc, body); r != SMFIS_CONTINUE) return r;
+    return SMFIS_CONTINUE;
+}
+
+const char* kFilterGroup = R"X(
+  <group name="default">
+    <header-filter header="Subject" pattern="^forbidden" action="reject"/>
+  </group>
+)X";
+
+TEST(FilterContent, NegotiatesHeadersBodyRepliesAndRecipientRemovalOnlyWhenNeeded) {
+    Spool spool;
+    Rig rig(spool.store() + kFilterGroup);
+    FakeContext mc;
+    auto s = rig.filter.open_session();
+    EXPECT_TRUE(s->content);
+    EXPECT_FALSE(s->eom_checks) << "no threshold counts at end-of-message";
+    auto n = rig.filter.negotiate(*s, mc, 0x1FF, 0x1FFFFF);
+    EXPECT_EQ(n.actions,
+              static_cast<unsigned long>(SMFIF_ADDHDRS | SMFIF_DELRCPT | SMFIF_SETSYMLIST));
+    EXPECT_EQ(n.protocol, static_cast<unsigned long>(SMFIP_NOUNKNOWN | SMFIP_NODATA |
+                                                     SMFIP_NOEOH | SMFIP_NR_HELO))
+        << "headers and body get a reply: a message too big is refused where it becomes so";
+
+    Rig plain(spool.store() + "<group name=\"default\"/>");
+    auto p = plain.filter.open_session();
+    EXPECT_FALSE(p->content);
+    auto pn = plain.filter.negotiate(*p, mc, 0x1FF, 0x1FFFFF);
+    EXPECT_FALSE(pn.actions & SMFIF_DELRCPT);
+    EXPECT_TRUE(pn.protocol & SMFIP_NR_HDR);
+    EXPECT_TRUE(pn.protocol & SMFIP_NR_BODY);
+
+    Rig thresholds(spool.store() + R"X(<group name="default">
+        <threshold name="bounces" key="subject" messages="400" period="2m"/></group>)X");
+    auto t = thresholds.filter.open_session();
+    EXPECT_TRUE(t->content);
+    EXPECT_TRUE(t->eom_checks);
+    auto tn = thresholds.filter.negotiate(*t, mc, 0x1FF, 0x1FFFFF);
+    EXPECT_FALSE(tn.actions & SMFIF_DELRCPT) << "no header filter: no recipient is removed";
+    EXPECT_TRUE(tn.actions & SMFIF_ADDHDRS);
+
+    Rig policy_server(spool.store() + R"X(<group name="default">
+        <threshold name="r" recipients="10" period="2m"/></group>)X",
+                      /*policy_server=*/true);
+    auto ps = policy_server.filter.open_session();
+    EXPECT_FALSE(ps->eom_checks) << "the policy server counts at END-OF-MESSAGE";
+    EXPECT_FALSE(ps->content);
+}
+
+TEST(FilterContent, BuffersHeadersAndBodyAndFreesThemAtTheEnd) {
+    Spool spool;
+    Rig rig(spool.store() + kFilterGroup);
+    FakeContext mc;
+    auto s = rig.session(mc, "client.example", "192.0.2.20");
+    ASSERT_EQ(send(rig, *s, mc, {"bob@rcpt.example"}, "hello", "line 1\r\nline 2\r\n"),
+              SMFIS_CONTINUE);
+    ASSERT_TRUE(s->message && s->message->buffer);
+    std::string text;
+    ASSERT_TRUE(s->message->buffer->read_all(text));
+    EXPECT_EQ(text,
+              "From: alice@sender.example\r\nSubject: hello\r\n\r\nline 1\r\nline 2\r\n");
+    EXPECT_EQ(s->message->recipients, std::vector<std::string>{"bob@rcpt.example"});
+    EXPECT_EQ(rig.filter.eom(*s, mc), SMFIS_CONTINUE);
+    EXPECT_EQ(s->message, nullptr);
+
+    // Abort frees the buffer too, and the next message on the connection starts empty.
+    ASSERT_EQ(send(rig, *s, mc, {"bob@rcpt.example"}, "one", "x"), SMFIS_CONTINUE);
+    rig.filter.abort(*s);
+    EXPECT_EQ(s->message, nullptr);
+    ASSERT_EQ(send(rig, *s, mc, {"bob@rcpt.example"}, "two", "y"), SMFIS_CONTINUE);
+    EXPECT_EQ(s->message->buffer->headers().size(), 2u);
+    EXPECT_EQ(s->message->buffer->body_size(), 1u);
+    rig.filter.close(*s);
+    EXPECT_EQ(s->message, nullptr);
+}
+
+TEST(FilterContent, AMessageTooBigGets552WhereItBecomesSo) {
+    LogCapture logs;
+    Spool spool;
+    Rig rig(spool.store() + "<limits max-message-size=\"5000\" spill-size=\"4096\"/>\n" +
+            kFilterGroup);
+    FakeContext mc;
+    auto s = rig.session(mc, "client.example", "192.0.2.21");
+    mc.macros["i"] = "7Big1";
+    EXPECT_EQ(send(rig, *s, mc, {"bob@rcpt.example"}, "big", std::string(4800, 'x')),
+              SMFIS_CONTINUE)
+        << "4800 bytes of body and the header fields fit";
+    EXPECT_EQ(rig.body(*s, mc, std::string(200, 'y')), SMFIS_REJECT);
+    ASSERT_EQ(mc.replies.size(), 1u);
+    EXPECT_EQ(mc.replies[0], std::make_tuple(std::string("552"), std::string("5.3.4"),
+                                             std::string("Message size exceeds fixed maximum "
+                                                         "message size")));
+    EXPECT_EQ(s->message, nullptr) << "the refused message is freed at once";
+    EXPECT_EQ(rig.filter.abort(*s), SMFIS_CONTINUE) << "the MTA's abort finds nothing to free";
+    EXPECT_NE(logs.text().find("7Big1: client=client.example[192.0.2.21] "
+                               "from=<alice@sender.example> nrcpt=1 refused=0"),
+              std::string::npos)
+        << logs.text();
+    EXPECT_NE(logs.text().find("action=reject"), std::string::npos) << logs.text();
+
+    // Over the limit already in the header fields: refused at that header.
+    mc.replies.clear();
+    rig.mail(*s, mc, "a@sender.example");
+    rig.rcpt(*s, mc, "bob@rcpt.example");
+    EXPECT_EQ(rig.header(*s, mc, "X-Long", std::string(6000, 'h').c_str()), SMFIS_REJECT);
+    ASSERT_EQ(mc.replies.size(), 1u);
+    EXPECT_EQ(std::get<0>(mc.replies[0]), "552");
+}
+
+TEST(FilterContent, ASpoolThatFailsGets451) {
+    LogCapture logs;
+    Rig rig("<store spool=\"/nonexistent/mpp-spool\"/>\n<limits spill-size=\"4096\"/>\n" +
+            std::string(kFilterGroup));
+    FakeContext mc;
+    auto s = rig.session(mc, "client.example", "192.0.2.22");
+    EXPECT_EQ(send(rig, *s, mc, {"bob@rcpt.example"}, "x", std::string(5000, 'b')),
+              SMFIS_TEMPFAIL);
+    ASSERT_EQ(mc.replies.size(), 1u);
+    EXPECT_EQ(std::get<0>(mc.replies[0]), "451");
+    EXPECT_EQ(std::get<1>(mc.replies[0]), "4.3.0");
+    EXPECT_EQ(s->message, nullptr);
+    EXPECT_NE(logs.text().find("action=defer"), std::string::npos) << logs.text();
+    EXPECT_NE(logs.text().find("/nonexistent/mpp-spool"), std::string::npos) << logs.text();
+}
+
+TEST(FilterContent, EndOfMessageThresholdsRefuseTheWholeMessage) {
+    LogCapture logs;
+    Spool spool;
+    Rig rig(spool.store() + R"X(
+      <group name="vip">
+        <match recipient-domain="vip.example"/>
+        <threshold name="vip-rcpts" recipients="3" period="1h" action="block"/>
+      </group>
+      <group name="default">
+        <threshold name="volume" size="10K" period="1h" action="defer"/>
+      </group>)X");
+    FakeContext mc;
+    auto s = rig.session(mc, "client.example", "192.0.2.23");
+    EXPECT_EQ(send(rig, *s, mc, {"a@vip.example", "b@vip.example"}, "s", "x"), SMFIS_CONTINUE);
+    EXPECT_EQ(rig.filter.eom(*s, mc), SMFIS_CONTINUE) << "2 recipients of 3";
+    EXPECT_TRUE(mc.replies.empty());
+    // 2 + 2 > 3: the group of the first recipient counts, and refuses the whole message.
+    mc.macros["i"] = "8Rcp1";
+    EXPECT_EQ(send(rig, *s, mc, {"c@vip.example", "d@rcpt.example"}, "s", "x"), SMFIS_CONTINUE);
+    EXPECT_EQ(rig.filter.eom(*s, mc), SMFIS_REJECT);
+    ASSERT_EQ(mc.replies.size(), 1u);
+    EXPECT_EQ(std::get<0>(mc.replies[0]), "550");
+    EXPECT_EQ(std::get<1>(mc.replies[0]), "5.7.1");
+    EXPECT_EQ(s->message, nullptr);
+    EXPECT_NE(logs.text().find("8Rcp1: client=client.example[192.0.2.23] from=<alice@"
+                               "sender.example> nrcpt=2 refused=0 size="),
+              std::string::npos)
+        << logs.text();
+    EXPECT_NE(logs.text().find("checks=threshold:vip-rcpts action=reject"), std::string::npos)
+        << logs.text();
+
+    // The default group counts the buffered bytes: 8 KiB pass, 8 more make 16 > 10.
+    mc.replies.clear();
+    mc.macros["i"] = "";
+    EXPECT_EQ(send(rig, *s, mc, {"e@rcpt.example"}, "s", std::string(8000, 'z')),
+              SMFIS_CONTINUE);
+    EXPECT_EQ(rig.filter.eom(*s, mc), SMFIS_CONTINUE);
+    EXPECT_EQ(send(rig, *s, mc, {"e@rcpt.example"}, "s", std::string(8000, 'z')),
+              SMFIS_CONTINUE);
+    EXPECT_EQ(rig.filter.eom(*s, mc), SMFIS_TEMPFAIL);
+    ASSERT_EQ(mc.replies.size(), 1u);
+    EXPECT_EQ(std::get<0>(mc.replies[0]), "451");
+}
+
+}  // namespace
+}  // namespace mpp::milter
