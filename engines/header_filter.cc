@@ -24,9 +24,6 @@ struct GFree {
 using GStringPtr = std::unique_ptr<char, GFree>;
 
 bool blank(char c) { return c == ' ' || c == '\t'; }
-bool space(char c) {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
-}
 char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -126,31 +123,7 @@ std::string decode_value(std::string_view value) {
 }
 
 std::string subject_key(std::string_view subject_value) {
-    std::string decoded = decode_value(subject_value);
-    std::string lowered;
-    if (decoded.find('\0') == std::string::npos &&
-        g_utf8_validate(decoded.data(), static_cast<gssize>(decoded.size()), nullptr)) {
-        GStringPtr down(g_utf8_strdown(decoded.data(), static_cast<gssize>(decoded.size())));
-        lowered = down ? std::string(down.get()) : decoded;
-    } else {
-        lowered = decoded;
-        for (char& c : lowered) c = lower(c);
-    }
-    std::string key;
-    key.reserve(lowered.size());
-    bool pending_space = false;
-    for (char c : lowered) {
-        if (space(c)) {
-            pending_space = !key.empty();
-            continue;
-        }
-        if (pending_space) key += ' ';
-        pending_space = false;
-        key += c;
-    }
-    key = cut_utf8(std::move(key), kMaxSubjectKey);
-    if (!key.empty() && key.back() == ' ') key.pop_back();  // the cut fell after a blank
-    return key;
+    return policy::normalise_subject(decode_value(subject_value));
 }
 
 std::optional<std::string> message_subject_key(const std::vector<Header>& headers) {

@@ -34,6 +34,7 @@
 
 #include "lib/config.h"
 #include "lib/regex.h"
+#include "policy/subject_key.h"
 
 namespace mpp::engines {
 
@@ -96,11 +97,10 @@ std::string unfold(std::string_view value);
 // unfold() plus RFC 2047 decoding to UTF-8 (see the header comment).
 std::string decode_value(std::string_view value);
 
-// The key of a <threshold key="subject"> for a Subject value (as the MTA passed it): decoded,
-// lower-cased (Unicode-aware for valid UTF-8, ASCII otherwise), every run of whitespace made
-// one space, trimmed, "Re:"/"Fwd:" prefixes and digits kept as they are, cut to
-// kMaxSubjectKey bytes at a UTF-8 character boundary. An empty or blank subject gives "".
-constexpr std::size_t kMaxSubjectKey = 256;
+// The key of a <threshold key="subject"> for a Subject value (as the MTA passed it):
+// decode_value(), then policy::normalise_subject() (policy/subject_key.h: lower-cased, blanks
+// made one space, trimmed, cut to kMaxSubjectKey bytes). An empty or blank subject gives "".
+constexpr std::size_t kMaxSubjectKey = policy::kMaxSubjectKey;
 std::string subject_key(std::string_view subject_value);
 // subject_key() of the first Subject field; nullopt when the message has none.
 std::optional<std::string> message_subject_key(const std::vector<Header>& headers);

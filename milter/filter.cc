@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "engines/header_filter.h"
 #include "lib/cidr.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
@@ -407,6 +408,12 @@ std::optional<sfsistat> Filter::end_of_message_checks(Session& s, Message& m,
     t.stage = policy::Stage::end_of_message;
     t.recipient_count = static_cast<unsigned>(m.recipients.size());
     t.size = m.buffer ? m.buffer->size() : m.size;
+    if (m.buffer)  // the first Subject field, decoded (policy/subject_key.h keys on it)
+        for (const auto& h : m.buffer->headers())
+            if (strcasecmp(h.name.c_str(), "Subject") == 0) {
+                t.subject = engines::decode_value(h.value);
+                break;
+            }
     const policy::Verdict v = checks->evaluate(t);
     const RcptReply r = reply_for(v);
     if (r.kind != RcptReply::Kind::pass) {

@@ -13,7 +13,8 @@
 // from the policy event loop and libmilter worker threads at once.
 // Stages: every check runs at RCPT (Stage::rcpt). At END-OF-MESSAGE (Postfix's
 // smtpd_end_of_data_restrictions, the milter's end-of-message) only <allow>/<deny> and the
-// thresholds that count recipients or size (policy/threshold.h threshold_amount), which may
+// thresholds that count recipients or size, or key on the subject (Transaction::subject, given
+// by the milter only) (policy/threshold.h threshold_amount), which may
 // refuse the whole message; the group is the recipient's when the request names one (Postfix
 // sends the recipient at END-OF-MESSAGE only when there is one), else the group matched
 // without a recipient. Any other stage gets Action::none.

@@ -19,6 +19,7 @@ policy_libpolicy_a_SOURCES = \
 	policy/groups.h policy/groups.cc \
 	policy/blocklist.h policy/blocklist.cc \
 	policy/spamtrap.h policy/spamtrap.cc \
+	policy/subject_key.h policy/subject_key.cc \
 	policy/threshold.h policy/threshold.cc \
 	policy/engine.h policy/engine.cc policy/engine_reply.cc \
 	policy/split.h policy/split.cc \

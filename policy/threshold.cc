@@ -6,6 +6,7 @@
 
 #include "lib/address.h"
 #include "lib/metrics.h"
+#include "policy/subject_key.h"
 
 namespace mpp::policy {
 
@@ -49,7 +50,11 @@ std::optional<std::string> threshold_key(const config::ThresholdCfg& rule, const
             if (a->null()) return std::string("<>");
             return to_lower_ascii(a->str());
         }
-        case config::ThresholdKey::subject: return std::nullopt;
+        case config::ThresholdKey::subject: {
+            std::string key = normalise_subject(t.subject);
+            if (key.empty()) return std::nullopt;
+            return key;
+        }
     }
     return std::nullopt;
 }
@@ -150,7 +155,12 @@ std::uint64_t unit_limit(const config::ThresholdCfg& rule) {
 
 std::optional<std::uint64_t> threshold_amount(const config::ThresholdCfg& rule, const Transaction& t) {
     const ThresholdUnit unit = threshold_unit(rule);
-    if (t.stage == Stage::rcpt) return unit == ThresholdUnit::messages ? 1 : 0;
+    const bool subject = rule.key == config::ThresholdKey::subject;  // END-OF-MESSAGE only
+    if (subject && t.stage == Stage::end_of_message && unit == ThresholdUnit::messages) return 1;
+    if (t.stage == Stage::rcpt) {
+        if (subject) return std::nullopt;
+        return unit == ThresholdUnit::messages ? 1 : 0;
+    }
     if (t.stage != Stage::end_of_message || unit == ThresholdUnit::messages) return std::nullopt;
     if (unit == ThresholdUnit::recipients) return std::max<std::uint64_t>(t.recipient_count, 1);
     return (t.size + 1023) / 1024;  // 0: size unknown, look only

@@ -8,7 +8,7 @@
 // Threads: every member is thread-safe (one mutex); called from the policy event loop, the
 // libmilter worker threads and the content stage (record_spam) at once.
 // Counting:
-//   - a message is counted once, at its first RCPT, per rule: `message_id` (the policy
+//   - a message is counted once, at its first RCPT (key="subject": at END-OF-MESSAGE), per rule: `message_id` (the policy
 //     protocol's instance, else the queue id) identifies it, so one message to 5 recipients
 //     counts 1; later recipients of the same message get the first recipient's decision. An
 //     empty message_id counts every call.
@@ -61,8 +61,9 @@
 namespace mpp::policy {
 
 // The key a rule counts for this transaction: the client address, the SASL user, or the sender
-// (lower case; "<>" for the null sender). nullopt when the rule does not apply: no IP client,
-// no SASL login, or key="subject" (needs the content stage; not counted at RCPT).
+// (lower case; "<>" for the null sender), or the subject key (policy/subject_key.h) of
+// Transaction::subject. nullopt when the rule does not apply: no IP client, no SASL login, no
+// subject (or a blank one: subjectless messages are not counted together).
 std::optional<std::string> threshold_key(const config::ThresholdCfg&, const Transaction&);
 
 enum class ThresholdUnit { messages, recipients, kilobytes };
@@ -72,7 +73,9 @@ const char* unit_name(ThresholdUnit);  // "messages", "recipients", "KiB"
 std::uint64_t unit_limit(const config::ThresholdCfg&);
 // What `t` adds to the rule's window at its stage: 1 for a message at RCPT; recipients and
 // KiB at END-OF-MESSAGE; 0 at RCPT for those (look only: is the key blocked?), and for a size
-// rule when the size is unknown. nullopt: the rule is not looked at in this stage.
+// rule when the size is unknown. A key="subject" rule is known only at END-OF-MESSAGE (the
+// milter's content stage): there it adds its unit (1 message, the recipients, the KiB), at RCPT
+// nothing. nullopt: the rule is not looked at in this stage.
 std::optional<std::uint64_t> threshold_amount(const config::ThresholdCfg&, const Transaction&);
 
 struct ThresholdDecision {

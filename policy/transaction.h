@@ -30,6 +30,8 @@ struct Transaction {
     std::uint64_t size = 0;         // message size as declared or seen; 0 unknown
     unsigned recipient_count = 0;   // at DATA / END-OF-MESSAGE
     std::string instance;           // Postfix's per-transaction id (policy protocol)
+    std::string subject;            // END-OF-MESSAGE, milter: the Subject, RFC 2047 decoded
+                                    // to UTF-8; "" when none (policy/subject_key.h)
 };
 
 }  // namespace mpp::policy

@@ -97,6 +97,7 @@ t_policy_tests_SOURCES = \
 	t/policy/groups_test.cc \
 	t/policy/spamtrap_test.cc \
 	t/policy/threshold_test.cc \
+	t/policy/subject_key_test.cc \
 	t/policy/engine_test.cc \
 	t/policy/alerts_test.cc
 t_policy_tests_LDADD = t/libgtesttap.a $(POLICY_LIBS) $(GTEST_LDADD)

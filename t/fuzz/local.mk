@@ -74,6 +74,7 @@ t/fuzz/policy_request_fuzz: $(srcdir)/t/fuzz/policy_request_fuzz.cc $(FUZZ_POLIC
 	  $(srcdir)/t/fuzz/policy_request_fuzz.cc $(FUZZ_POLICY_REQUEST_SRC)
 
 FUZZ_HEADER_DECODE_SRC = $(srcdir)/engines/header_filter.cc $(srcdir)/policy/lists.cc \
+	$(srcdir)/policy/subject_key.cc \
 	$(srcdir)/lib/log.cc $(srcdir)/lib/metrics.cc $(FUZZ_PARSER_SRC)
 
 t/fuzz/header_decode_fuzz: $(srcdir)/t/fuzz/header_decode_fuzz.cc $(FUZZ_HEADER_DECODE_SRC)

@@ -214,5 +214,33 @@ TEST(FilterContent, EndOfMessageThresholdsRefuseTheWholeMessage) {
     EXPECT_EQ(std::get<0>(mc.replies[0]), "451");
 }
 
+TEST(FilterContent, SubjectThresholdRefusesTheThirdMessageWithTheSameSubject) {
+    LogCapture logs;
+    Spool spool;
+    Rig rig(spool.store() + R"X(
+      <group name="default">
+        <threshold name="bounces" key="subject" messages="2" period="2m" block-for="1h"
+                   action="defer"/>
+      </group>)X");
+    FakeContext mc;
+    auto s = rig.session(mc, "client.example", "192.0.2.24");
+    for (const char* subject : {"Undelivered Mail", "=?utf-8?q?undelivered_mail?="}) {
+        ASSERT_EQ(send(rig, *s, mc, {"bob@rcpt.example"}, subject, "x", ""), SMFIS_CONTINUE);
+        EXPECT_EQ(rig.filter.eom(*s, mc), SMFIS_CONTINUE) << subject;
+    }
+    ASSERT_EQ(send(rig, *s, mc, {"carol@rcpt.example"}, "Other subject", "x", ""),
+              SMFIS_CONTINUE);
+    EXPECT_EQ(rig.filter.eom(*s, mc), SMFIS_CONTINUE) << "another subject passes";
+    EXPECT_TRUE(mc.replies.empty());
+    ASSERT_EQ(send(rig, *s, mc, {"carol@rcpt.example"}, "UNDELIVERED   mail", "x", ""),
+              SMFIS_CONTINUE);
+    EXPECT_EQ(rig.filter.eom(*s, mc), SMFIS_TEMPFAIL)
+        << "the third with that subject (decoded, in any case and spacing)";
+    ASSERT_EQ(mc.replies.size(), 1u);
+    EXPECT_EQ(std::get<0>(mc.replies[0]), "451");
+    EXPECT_NE(logs.text().find("checks=threshold:bounces action=defer"), std::string::npos)
+        << logs.text();
+}
+
 }  // namespace
 }  // namespace mpp::milter

@@ -201,7 +201,12 @@ TEST(Threshold, Keys) {
     EXPECT_EQ(threshold_key(r, tx("192.0.2.1", "a@b", "c@d", "bob")), "bob");
     EXPECT_EQ(threshold_key(r, tx("192.0.2.1", "a@b", "c@d")), std::nullopt);
     r.key = config::ThresholdKey::subject;
-    EXPECT_EQ(threshold_key(r, tx("192.0.2.1", "a@b", "c@d")), std::nullopt);
+    EXPECT_EQ(threshold_key(r, tx("192.0.2.1", "a@b", "c@d")), std::nullopt) << "no subject";
+    Transaction t = tx("192.0.2.1", "a@b", "c@d");
+    t.subject = "  Undelivered   Mail Returned to SENDER ";
+    EXPECT_EQ(threshold_key(r, t), "undelivered mail returned to sender");
+    t.subject = " \t ";
+    EXPECT_EQ(threshold_key(r, t), std::nullopt) << "blank subjects are not counted together";
 }
 
 }  // namespace
