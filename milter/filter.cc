@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <strings.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -13,6 +14,7 @@
 #include "lib/cidr.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
+#include "policy/groups.h"
 #include "milter/verdict_reply.h"
 
 namespace mpp::milter {
@@ -262,7 +264,7 @@ sfsistat Filter::rcpt(Session& s, MilterContext& mc, char** argv) {
     }
     if (!s.checks) {
         ++m.accepted;
-        if (s.content) m.recipients.push_back(recipient);
+        if (m.recipients.size() < Message::kMaxRecipients) m.recipients.push_back(recipient);
         return no_reply(s, SMFIP_NR_RCPT);
     }
     auto checks = context_.checks();
@@ -279,7 +281,7 @@ sfsistat Filter::rcpt(Session& s, MilterContext& mc, char** argv) {
     const RcptReply r = reply_for(v);
     if (r.kind == RcptReply::Kind::pass) {
         ++m.accepted;
-        if (s.content) m.recipients.push_back(recipient);
+        if (m.recipients.size() < Message::kMaxRecipients) m.recipients.push_back(recipient);
         for (const auto& h : v.prepend)
             if (!m.add_header(h) && log::enabled(log::Level::debug))
                 log::write_qid(log::Level::debug, m.queue_id,
@@ -387,7 +389,20 @@ sfsistat Filter::eom(Session& s, MilterContext& mc) {
         b.set_queue_id(m.queue_id);
         if (!b.ok()) return buffer_refused(s, mc);
     }
+    std::optional<ContentDecision> filters;
+    if (s.content && any_header_filters(*s.config)) {
+        std::vector<policy::Transaction> each;
+        for (const auto& r : m.recipients) each.push_back(transaction_for(s, m, r));
+        filters = decide_content(*s.config, each, m.buffer->headers(), m.queue_id);
+        m.groups = filters->group_names();
+        for (const auto& g : filters->groups) add_check(m, engines::checks_text(g.result));
+        if (filters->kind != ContentDecision::Kind::accept)
+            return refuse_by_filters(s, mc, *filters);
+    } else {
+        m.groups = group_names(s, m);
+    }
     if (auto r = end_of_message_checks(s, m, mc)) return *r;
+    if (filters) apply_filters(s, m, mc, *filters);
     add_headers(s, m, mc);
     log_summary(s, m, "accept");
     metrics::get("milter-messages").inc();
@@ -426,6 +441,79 @@ std::optional<sfsistat> Filter::end_of_message_checks(Session& s, Message& m,
             log::write_qid(log::Level::debug, m.queue_id,
                            "milter: header not added again or over the bound: " + h);
     return std::nullopt;
+}
+
+std::string Filter::group_names(const Session& s, const Message& m) {
+    std::vector<const config::GroupCfg*> seen;
+    std::string out;
+    for (const auto& r : m.recipients) {
+        const policy::Transaction t = transaction_for(s, m, r);
+        const auto& g = policy::resolve_group(*s.config, t, policy::direction_of(*s.config, t));
+        if (std::find(seen.begin(), seen.end(), &g) != seen.end()) continue;
+        seen.push_back(&g);
+        if (!out.empty()) out += ',';
+        out += g.name;
+    }
+    return out;
+}
+
+sfsistat Filter::refuse_by_filters(Session& s, MilterContext& mc, const ContentDecision& d) {
+    Message& m = *s.message;
+    const GroupOutcome& g = d.groups[d.decider];
+    const std::string reason = engines::reason(g.result);
+    if (d.kind == ContentDecision::Kind::discard) {
+        log_summary(s, m, "discard", reason);
+        metrics::get("milter-messages").inc();
+        s.message.reset();
+        return SMFIS_DISCARD;
+    }
+    const bool reject = d.kind == ContentDecision::Kind::reject;
+    const policy::Transaction t = transaction_for(s, m, m.recipients.at(d.decider_recipient));
+    policy::Verdict v;
+    v.action = reject ? policy::Action::reject : policy::Action::defer;
+    v.check = "header-filter";
+    v.reason = reason;
+    const config::ReplyCfg* rc =
+        policy::find_reply(*s.config, *g.group, config::Condition::header_filter, reject);
+    v.code = rc ? rc->code : reject ? 550 : 451;
+    v.dsn = rc ? rc->dsn : reject ? "5.7.1" : "4.7.1";
+    v.text = policy::expand_reply(rc ? rc->text
+                                  : reject ? "Message rejected: %REASON%"
+                                           : "Please try again later: %REASON%",
+                                  t, g.group->name, v.check, reason);
+    return refuse(s, mc, reply_for(v), reason);
+}
+
+void Filter::apply_filters(const Session& s, Message& m, MilterContext& mc,
+                           const ContentDecision& d) {
+    for (std::size_t r : d.removed) {
+        const GroupOutcome& g = d.groups[d.group_of[r]];
+        const std::string& rcpt = m.recipients[r];
+        const std::string line =
+            log::cat("client=", s.client(), " from=<", m.sender, "> to=<", rcpt, "> group=",
+                     g.group->name, " check=", engines::checks_text(g.result), " action=",
+                     refusal_rank(g.result) == 3   ? "reject"
+                     : refusal_rank(g.result) == 2 ? "defer"
+                                                   : "discard",
+                     " reason=\"", engines::reason(g.result), "\"");
+        if (!(s.actions & SMFIF_DELRCPT) || !mc.delete_recipient("<" + rcpt + ">")) {
+            action_failed(m.queue_id, line + ": smfi_delrcpt failed (or the MTA does not allow "
+                                             "it); the recipient gets the message");
+            continue;
+        }
+        metrics::get("milter-removed-recipients").inc();
+        log::write_qid(log::Level::info, m.queue_id,
+                       line + ": recipient removed, the others get the message");
+    }
+    if (d.quarantine)
+        log::write_qid(log::Level::notice, m.queue_id,
+                       "header-filter asks for quarantine, which this version does not store; "
+                       "the message is delivered with X-MPP-Status: quarantine requested");
+    for (const auto& h : d.headers())
+        if (!m.add_header(h))
+            log::write_qid(log::Level::warning, m.queue_id,
+                           "milter: header not added (one of that name already, or over the "
+                           "bound): " + h);
 }
 
 sfsistat Filter::abort(Session& s) {

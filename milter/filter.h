@@ -43,6 +43,7 @@
 #include <string_view>
 
 #include "lib/config_holder.h"
+#include "milter/content_decision.h"
 #include "milter/milter_context.h"
 #include "milter/session.h"
 #include "milter/verdict_reply.h"
@@ -130,6 +131,13 @@ private:
     // The engine at Stage::end_of_message (Session::eom_checks): a refusal of the message, or
     // nullopt to go on.
     std::optional<sfsistat> end_of_message_checks(Session&, Message&, MilterContext&);
+    // The header filters refuse the whole message (content_decision.h): the group's reply.
+    sfsistat refuse_by_filters(Session&, MilterContext&, const ContentDecision&);
+    // An accepted message: removes the recipients whose group refuses (one log line each),
+    // queues X-MPP-Status / X-MPP-Score.
+    static void apply_filters(const Session&, Message&, MilterContext&, const ContentDecision&);
+    // "default,sales": the groups of the accepted recipients, for the summary line.
+    static std::string group_names(const Session&, const Message&);
 
     FilterContext& context_;
 };

@@ -5,6 +5,7 @@ milter_libmilterfront_a_CPPFLAGS = $(AM_CPPFLAGS) $(LIBEVENT_CFLAGS) $(TINYXML2_
 	$(PCRE2_CFLAGS) $(MARIADB_CFLAGS) $(GMIME_CFLAGS) $(LIBCURL_CFLAGS)
 milter_libmilterfront_a_SOURCES = \
 	milter/callbacks.h milter/callbacks.cc \
+	milter/content_decision.h milter/content_decision.cc \
 	milter/control_server.h milter/control_server.cc \
 	milter/daemon.h milter/daemon.cc \
 	milter/filter.h milter/filter.cc \

@@ -144,7 +144,8 @@ def queue_id(data_reply):
 
 
 def summary(qid, name, addr, sender, nrcpt, refused, action):
-    return (r"%s: client=%s\[%s\] from=<%s> nrcpt=%d refused=%d size=\d+ action=%s delay=\d+ms"
+    return (r"%s: client=%s\[%s\] from=<%s> nrcpt=%d refused=%d size=\d+( groups=\S+)?"
+            r"( checks=\S+)? action=%s delay=\d+ms"
             % (re.escape(qid), re.escape(name), re.escape(addr), re.escape(sender), nrcpt,
                refused, action))
 

@@ -12,6 +12,7 @@
 #include <tuple>
 #include <vector>
 
+#include "lib/metrics.h"
 #include "milter/filter.h"
 #include "t/milter/filter_test_util.h"
 
@@ -240,6 +241,141 @@ TEST(FilterContent, SubjectThresholdRefusesTheThirdMessageWithTheSameSubject) {
     EXPECT_EQ(std::get<0>(mc.replies[0]), "451");
     EXPECT_NE(logs.text().find("checks=threshold:bounces action=defer"), std::string::npos)
         << logs.text();
+}
+
+const char* kTwoGroups = R"X(
+  <group name="sales">
+    <match recipient-domain="sales.example"/>
+    <header-filter header="Subject" pattern="^spam" action="reject" reason="spam subject"/>
+    <header-filter header="Subject" pattern="^later" action="defer"/>
+    <header-filter header="Subject" pattern="^drop" action="discard"/>
+    <header-filter header="Subject" pattern="^offer" action="tag" reason="an offer"/>
+    <reject on="header-filter" code="554" dsn="5.7.0">No %REASON% for %GROUP% (%RECIPIENT%)</reject>
+  </group>
+  <group name="default">
+    <header-filter header="Subject" pattern="^spam" action="defer"/>
+    <header-filter header="Subject" pattern="^drop" action="discard"/>
+    <header-filter header="Subject" pattern="offer" action="score" score="2.5"/>
+    <header-filter header="From" pattern="@sender\.example$" action="score" score="1"/>
+    <header-filter header="Subject" pattern="^quarantine" action="quarantine"/>
+  </group>)X";
+
+// Runs one message to `rcpts` with `subject` up to end-of-message and returns its answer.
+sfsistat eom_of(Rig& rig, Session& s, FakeContext& mc, const std::vector<std::string>& rcpts,
+                const std::string& subject) {
+    mc.replies.clear();
+    mc.headers.clear();
+    mc.removed.clear();
+    EXPECT_EQ(send(rig, s, mc, rcpts, subject, "body\r\n"), SMFIS_CONTINUE);
+    return rig.filter.eom(s, mc);
+}
+
+TEST(FilterContent, HeaderFilterActionsDecideTheMessage) {
+    LogCapture logs;
+    Spool spool;
+    Rig rig(spool.store() + kTwoGroups);
+    FakeContext mc;
+    auto s = rig.session(mc, "client.example", "192.0.2.30");
+    mc.macros["i"] = "9Rej1";
+    EXPECT_EQ(eom_of(rig, *s, mc, {"a@sales.example"}, "spam here"), SMFIS_REJECT);
+    ASSERT_EQ(mc.replies.size(), 1u);
+    EXPECT_EQ(mc.replies[0], std::make_tuple(std::string("554"), std::string("5.7.0"),
+                                             std::string("No spam subject for sales "
+                                                         "(a@sales.example)")))
+        << "the group's template for header-filter";
+    EXPECT_EQ(s->message, nullptr);
+    EXPECT_NE(logs.text().find("9Rej1: client=client.example[192.0.2.30] from=<alice@sender."
+                               "example> nrcpt=1 refused=0 size="),
+              std::string::npos);
+    EXPECT_NE(logs.text().find("groups=sales checks=header-filter:"), std::string::npos)
+        << logs.text();
+    EXPECT_NE(logs.text().find("(reject) action=reject delay="), std::string::npos)
+        << logs.text();
+
+    EXPECT_EQ(eom_of(rig, *s, mc, {"a@sales.example"}, "later please"), SMFIS_TEMPFAIL);
+    ASSERT_EQ(mc.replies.size(), 1u);
+    EXPECT_EQ(std::get<0>(mc.replies[0]), "451") << "no defer template: the built-in one";
+    EXPECT_EQ(std::get<1>(mc.replies[0]), "4.7.1");
+
+    EXPECT_EQ(eom_of(rig, *s, mc, {"a@sales.example"}, "drop me"), SMFIS_DISCARD);
+    EXPECT_TRUE(mc.replies.empty());
+    EXPECT_NE(logs.text().find("action=discard"), std::string::npos);
+
+    EXPECT_EQ(eom_of(rig, *s, mc, {"a@sales.example"}, "offer inside"), SMFIS_CONTINUE);
+    ASSERT_EQ(mc.headers.size(), 1u);
+    EXPECT_EQ(mc.headers[0], std::make_tuple(0, std::string("X-MPP-Status"),
+                                             std::string("tagged (an offer)")));
+
+    // Score filters add up (From 1 + Subject 2.5); nothing else is added.
+    EXPECT_EQ(eom_of(rig, *s, mc, {"b@rcpt.example"}, "an offer"), SMFIS_CONTINUE);
+    ASSERT_EQ(mc.headers.size(), 1u);
+    EXPECT_EQ(mc.headers[0],
+              std::make_tuple(0, std::string("X-MPP-Score"), std::string("3.5")));
+    EXPECT_EQ(eom_of(rig, *s, mc, {"b@rcpt.example"}, "hello"), SMFIS_CONTINUE);
+    ASSERT_EQ(mc.headers.size(), 1u) << "the From score alone";
+    EXPECT_EQ(std::get<2>(mc.headers[0]), "1");
+
+    // Quarantine is not stored by this version: logged, and said in X-MPP-Status.
+    EXPECT_EQ(eom_of(rig, *s, mc, {"b@rcpt.example"}, "quarantine this"), SMFIS_CONTINUE);
+    ASSERT_GE(mc.headers.size(), 1u);
+    EXPECT_EQ(mc.headers[0], std::make_tuple(0, std::string("X-MPP-Status"),
+                                             std::string("quarantine requested")));
+    EXPECT_NE(logs.text().find("asks for quarantine, which this version does not store"),
+              std::string::npos)
+        << logs.text();
+}
+
+TEST(FilterContent, GroupsThatDisagreeRemoveOnlyTheRefusingRecipients) {
+    LogCapture logs;
+    Spool spool;
+    Rig rig(spool.store() + kTwoGroups);
+    FakeContext mc;
+    auto s = rig.session(mc, "client.example", "192.0.2.31");
+    mc.macros["i"] = "9Mix1";
+    // "offer": sales tags, default scores: both accept, one message with both headers.
+    EXPECT_EQ(eom_of(rig, *s, mc, {"a@sales.example", "b@rcpt.example"}, "offer"),
+              SMFIS_CONTINUE);
+    EXPECT_TRUE(mc.removed.empty());
+    ASSERT_EQ(mc.headers.size(), 2u);
+    EXPECT_EQ(std::get<1>(mc.headers[0]), "X-MPP-Status");
+    EXPECT_EQ(std::get<2>(mc.headers[1]), "3.5");
+
+    // "later": sales defers, default accepts (it scores): the sales recipient is removed.
+    EXPECT_EQ(eom_of(rig, *s, mc, {"a@sales.example", "b@rcpt.example", "c@sales.example"},
+                     "later"),
+              SMFIS_CONTINUE);
+    EXPECT_EQ(mc.removed, (std::vector<std::string>{"<a@sales.example>", "<c@sales.example>"}));
+    EXPECT_TRUE(mc.replies.empty());
+    const std::string text = logs.text();
+    EXPECT_NE(text.find("9Mix1: client=client.example[192.0.2.31] from=<alice@sender.example> "
+                        "to=<c@sales.example> group=sales check=header-filter:"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("action=defer reason=\"Subject\": recipient removed"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("nrcpt=3 refused=0 size="), std::string::npos) << text;
+    EXPECT_NE(text.find("groups=sales,default"), std::string::npos) << text;
+
+    // "spam": sales rejects, default defers: all refuse, so the strictest (reject, with the
+    // sales template) answers the whole message.
+    EXPECT_EQ(eom_of(rig, *s, mc, {"b@rcpt.example", "a@sales.example"}, "spam"),
+              SMFIS_REJECT);
+    ASSERT_EQ(mc.replies.size(), 1u);
+    EXPECT_EQ(std::get<0>(mc.replies[0]), "554");
+    EXPECT_TRUE(mc.removed.empty());
+    // "drop": both discard.
+    EXPECT_EQ(eom_of(rig, *s, mc, {"b@rcpt.example", "a@sales.example"}, "drop"),
+              SMFIS_DISCARD);
+
+    // A removal the MTA refuses is counted; the message still goes on.
+    auto& errors = metrics::get("milter-action-errors");
+    const auto before = errors.get();
+    mc.fail_delete = true;
+    EXPECT_EQ(eom_of(rig, *s, mc, {"a@sales.example", "b@rcpt.example"}, "later"),
+              SMFIS_CONTINUE);
+    EXPECT_EQ(errors.get(), before + 1);
+    EXPECT_NE(logs.text().find("smfi_delrcpt failed"), std::string::npos);
 }
 
 }  // namespace

@@ -144,7 +144,7 @@ TEST(Filter, GreylistsThenPassesAndAddsTheHeaderAtEndOfMessage) {
               std::string::npos)
         << text;
     EXPECT_NE(text.find("4XyZ1: client=client.example[192.0.2.5] from=<alice@sender.example> "
-                        "nrcpt=1 refused=0 size=113 action=accept delay="),
+                        "nrcpt=1 refused=0 size=113 groups=default action=accept delay="),
               std::string::npos)
         << text;
     EXPECT_NE(text.find("disconnect from client.example[192.0.2.5]"), std::string::npos) << text;
