@@ -56,6 +56,7 @@ TESTS += \
 	t/integration/postfix_policy.py \
 	t/integration/postfix_milter.py \
 	t/integration/milter_checks.py \
+	t/integration/milter_content.py \
 	t/integration/policy_admin.py \
 	t/integration/policy_alerts.py
 EXTRA_DIST += \
@@ -72,6 +73,7 @@ EXTRA_DIST += \
 	t/integration/postfix_policy.py \
 	t/integration/postfix_milter.py \
 	t/integration/milter_checks.py \
+	t/integration/milter_content.py \
 	t/integration/policy_admin.py \
 	t/integration/policy_alerts.py
 
