@@ -278,7 +278,7 @@ Element limits() {
     Builder<LimitsCfg, Config> b("limits", "mppd", Mult::optional,
                                  "Bounds on what one message may cost; exceeding one is a final "
                                  "decision (on-exceeded), never a tempfail.");
-    b.in(&Config::limits).built(false, "content-limit enforcement");
+    b.in(&Config::limits).built(true, "");
     b.attr("max-message-size", Type::size, &LimitsCfg::max_message_size, "0",
            "Largest message accepted; 0: the MTA's limit only.")
         .range(0, 64 * kG);
