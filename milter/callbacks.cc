@@ -158,7 +158,8 @@ smfiDesc make_filter_description(FilterContext* context) {
     g_context = context;
     // Listed by `mppctl status` from the start, not only once they have counted something.
     for (const char* name : {"milter-connections", "milter-sessions", "milter-messages",
-                             "milter-internal-errors", "milter-action-errors"})
+                             "milter-internal-errors", "milter-action-errors",
+                             "milter-removed-recipients"})
         metrics::get(name);
     smfiDesc d{};
     d.xxfi_name = const_cast<char*>("mppd");

@@ -73,6 +73,7 @@ void log_summary(const Session& s, const Message& m, std::string_view action,
                         .count();
     std::string text = log::cat("client=", s.client(), " from=<", m.sender, "> nrcpt=",
                                 m.accepted, " refused=", m.refused, " size=", m.size);
+    if (m.removed) text += log::cat(" removed=", m.removed);
     if (!m.groups.empty()) text += log::cat(" groups=", m.groups);
     if (!m.checks.empty()) text += log::cat(" checks=", m.checks);
     text += log::cat(" action=", action, " delay=", ms, "ms");
@@ -139,6 +140,13 @@ std::string checks_placement_warning(const config::Config& cfg, bool policy_serv
         return "<milter checks=\"yes\"> and the policy server both run the SMTP-level checks: "
                "where Postfix asks both, each message counts twice in the thresholds and the "
                "greylist";
+    bool subject = false;
+    for (const auto& g : cfg.groups)
+        for (const auto& rule : g.thresholds)
+            if (rule.key == config::ThresholdKey::subject) subject = true;
+    if (subject && !milter)
+        return "<threshold key=\"subject\"> has no effect: only the milter sees the subject, "
+               "and it does not run the checks (<milter checks>)";
     return "";
 }
 
@@ -502,6 +510,7 @@ void Filter::apply_filters(const Session& s, Message& m, MilterContext& mc,
             continue;
         }
         metrics::get("milter-removed-recipients").inc();
+        ++m.removed;
         log::write_qid(log::Level::info, m.queue_id,
                        line + ": recipient removed, the others get the message");
     }

@@ -25,7 +25,7 @@
 // the group, recipient_count and the buffered size: a refusal there refuses the whole message.
 // Logs: the engine's decision line per refused recipient; per message one summary line at
 // end-of-message or abort:
-//   QUEUEID: client=NAME[ADDR] from=<S> nrcpt=A refused=R size=N [groups=G,...]
+//   QUEUEID: client=NAME[ADDR] from=<S> nrcpt=A refused=R size=N [removed=D] [groups=G,...]
 //     [checks=C,...] action=ACTION delay=Tms [reason="..."]
 // ACTION: accept (end-of-message), reject or defer (the whole message refused by the content
 // stage), abort (the client gave up), refused (it gave up after every recipient was refused).
@@ -86,7 +86,8 @@ bool needs_end_of_message_checks(const config::Config&);
 bool milter_runs_checks(config::MilterChecks mode, bool policy_server_serving);
 
 // What mppd warns at start about where the SMTP-level checks run, "" when nothing is wrong:
-// nowhere although groups have them, or in both front ends (double counting).
+// nowhere although groups have them, or in both front ends (double counting), or subject
+// thresholds while the milter does not run the checks.
 std::string checks_placement_warning(const config::Config& cfg, bool policy_server_serving);
 
 // The transaction the engine sees for `recipient` of the session's current message.

@@ -13,8 +13,8 @@
 // the milter runs the SMTP-level checks for it (<milter checks>): a reload never changes the
 // rules under a connection in flight.
 // Bounds: Message::headers (what the checks asked to add) holds at most kMaxAddedHeaders, one
-// per header name; Message::recipients at most kMaxRecipients (the milter answers 452 4.5.3
-// to one more). The content stage's MessageBuffer (Session::content) lives in the Message, so
+// per header name; Message::recipients at most kMaxRecipients (with the content stage the
+// milter answers 452 4.5.3 to one more; without it the rest are only counted). The content stage's MessageBuffer (Session::content) lives in the Message, so
 // it is freed (its temp file with it) at end-of-message, abort and close.
 #pragma once
 
@@ -43,6 +43,7 @@ struct Message {
     std::uint64_t declared_size = 0;  // MAIL FROM's SIZE= parameter; 0 when none
     unsigned accepted = 0;      // recipients this filter let through
     unsigned refused = 0;       // recipients this filter answered 4xx/5xx
+    unsigned removed = 0;       // accepted ones removed at end-of-message (smfi_delrcpt)
     std::uint64_t size = 0;     // header and body bytes seen
     std::vector<std::string> headers;  // "Name: value" to add at end-of-message, in order
     std::vector<std::string> recipients;  // accepted ones, without <>, in RCPT order

@@ -355,6 +355,7 @@ TEST(FilterContent, GroupsThatDisagreeRemoveOnlyTheRefusingRecipients) {
               std::string::npos)
         << text;
     EXPECT_NE(text.find("nrcpt=3 refused=0 size="), std::string::npos) << text;
+    EXPECT_NE(text.find(" removed=2 groups=sales,default checks="), std::string::npos) << text;
     EXPECT_NE(text.find("groups=sales,default"), std::string::npos) << text;
 
     // "spam": sales rejects, default defers: all refuse, so the strictest (reject, with the

@@ -78,6 +78,13 @@ TEST(Filter, ChecksPlacementFollowsTheAttributeAndThePolicyServer) {
     EXPECT_NE(checks_placement_warning(*yes, true).find("twice"), std::string::npos);
     EXPECT_EQ(checks_placement_warning(*load("<milter checks=\"no\"/>"), false), "")
         << "no group has checks: nothing to warn about";
+    const std::string subject = R"X(<group name="default">
+        <threshold name="bounces" key="subject" messages="400" period="2m"/></group>)X";
+    EXPECT_EQ(checks_placement_warning(*load(subject), false), "") << "the milter counts them";
+    EXPECT_NE(checks_placement_warning(*load(subject), true).find("key=\"subject\"> has no "
+                                                                  "effect"),
+              std::string::npos)
+        << "the policy server runs the checks: nobody sees the subject";
 }
 
 TEST(Filter, WithThePolicyServerServingAutoLeavesRcptToThePolicyServer) {
