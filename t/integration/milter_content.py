@@ -17,7 +17,10 @@ local sink receives what Postfix relays:
       first two are delivered, the third gets 550 after DATA; a message with another subject
       passes right after;
   (d) a message of 30000 bytes gets 552 5.3.4 after DATA;
-  (e) mppd stops with exit 0, no failed smfi_* action, no sanitizer report.
+  (e) group "sales" (recipient domain sales.example) rejects Subject "^newsletter": a message
+      to a sales and a default recipient is accepted, the sales recipient removed
+      (smfi_delrcpt, logged), and only the default recipient receives it;
+  (f) mppd stops with exit 0, no failed smfi_* action, no sanitizer report.
 No wait in this test is a sleep: each waits for a log line or a delivered message.
 
 Needs root (Postfix runs its daemons as user postfix) and Postfix installed.
@@ -39,6 +42,11 @@ SENDER = "alice@sender.example"
 RCPT = "bob@rcpt.example"
 
 CONFIG = ('  <store spool="%s"/>\n'
+          '  <group name="sales">\n'
+          '    <match recipient-domain="sales.example"/>\n'
+          '    <header-filter header="Subject" pattern="^newsletter" action="reject"\n'
+          '                   reason="no newsletters"/>\n'
+          '  </group>\n'
           '  <limits max-message-size="20000" spill-size="4096"/>\n'
           '  <group name="default">\n'
           '    <header-filter header="Subject" pattern="^forbidden" action="reject"\n'
@@ -137,6 +145,27 @@ def too_big(t, d, pf, sink):
     return msgid
 
 
+def removal(t, d, pf, sink):
+    d.log.mark()
+    rcpts = ["carol@sales.example", RCPT]
+    msgid = "f.%d@sender.example" % os.getpid()
+    replies, data, s = transaction(pf.smtp_port, "192.0.2.70", "news.example", SENDER, rcpts,
+                                   deliver=message(SENDER, rcpts, "newsletter of May", msgid))
+    expect(t, [c for c, _ in replies], [250, 250], "(e) both recipients accepted at RCPT",
+           repr(s))
+    expect(t, data and data[0], 250, "(e) the message is accepted (the groups disagree)",
+           repr(s))
+    t.ok(d.log.wait(r"client=news\.example\[192\.0\.2\.70\] from=<%s> to=<carol@sales\.example> "
+                    r"group=sales check=header-filter:\d+\(reject\) action=reject "
+                    r"reason=\"no newsletters\": recipient removed" % re.escape(SENDER), 10),
+         "(e) mppd logs the removed recipient", lambda: d.log.text())
+    t.ok(d.log.wait(r"nrcpt=2 refused=0 size=\d+ removed=1 groups=sales,default", 10),
+         "(e) mppd's summary: removed=1 groups=sales,default", lambda: d.log.text())
+    m = sink.find(by_msgid(msgid), 30)
+    if t.ok(m, "(e) the message reaches the sink"):
+        expect(t, m.rcpt_to, [RCPT], "(e) only the default group's recipient gets it")
+
+
 def main(t):
     t.require_root("a private Postfix")
     t.require_tool("postfix")
@@ -160,23 +189,24 @@ def main(t):
     tagged(t, d, pf, sink)
     subject_threshold(t, d, pf, sink)
     big = too_big(t, d, pf, sink)
+    removal(t, d, pf, sink)
     # Everything accepted has been delivered by now (each was waited for); the refused ones
     # were never queued.
     for msgid, what in ((rejected, "(a) the rejected message"), (big, "(d) the big message")):
         t.ok(not any(by_msgid(msgid)(m) for m in sink.messages), what + " is not delivered")
 
-    # ---- (e) stop; no failed action; no sanitizer report -----------------------------------
+    # ---- (f) stop; no failed action; no sanitizer report -----------------------------------
     _, st, out = d.status()
-    expect(t, st.get("milter-action-errors"), "0", "(e) no failed smfi_* action", out)
-    expect(t, st.get("milter-internal-errors"), "0", "(e) no internal error", out)
+    expect(t, st.get("milter-action-errors"), "0", "(f) no failed smfi_* action", out)
+    expect(t, st.get("milter-internal-errors"), "0", "(f) no internal error", out)
     t.ok(int(st.get("message-spills") or 0) >= 1,
-         "(e) a body over spill-size went to a temp file in the spool (message-spills)", out)
+         "(f) a body over spill-size went to a temp file in the spool (message-spills)", out)
     pf.stop()
-    expect(t, d.stop(), 0, "(e) mppd stops (mppctl stop, exit 0)")
+    expect(t, d.stop(), 0, "(f) mppd stops (mppctl stop, exit 0)")
     err = mpptest.read_file(t.path("mppd.err"))
     t.unlike(err, r"==\d+==ERROR: |SUMMARY: \w*Sanitizer|runtime error: ",
-             "(e) mppd's standard error has no sanitizer report")
-    t.ok(not os.listdir(spool), "(e) the spool directory is left empty", repr(os.listdir(spool)))
+             "(f) mppd's standard error has no sanitizer report")
+    t.ok(not os.listdir(spool), "(f) the spool directory is left empty", repr(os.listdir(spool)))
     t.diag("elapsed %.1fs" % (time.monotonic() - started))
 
 
