@@ -20,7 +20,12 @@ local sink receives what Postfix relays:
   (e) group "sales" (recipient domain sales.example) rejects Subject "^newsletter": a message
       to a sales and a default recipient is accepted, the sales recipient removed
       (smfi_delrcpt, logged), and only the default recipient receives it;
-  (f) mppd stops with exit 0, no failed smfi_* action, no sanitizer report.
+  (f) the milter protocol without an MTA (mpptest.MilterClient): header and body get replies
+      (the content stage is on); 400 sessions whose messages (bodies over spill-size, so in
+      temp files) end in end-of-message, abort, a dropped connection or a second message leave
+      no session and no descriptor behind;
+  (g) mppd stops with exit 0, no failed smfi_* action, no sanitizer report (run against an
+      ASan/UBSan build with MPP_TOP_BUILDDIR to check for leaks).
 No wait in this test is a sleep: each waits for a log line or a delivered message.
 
 Needs root (Postfix runs its daemons as user postfix) and Postfix installed.
@@ -166,6 +171,80 @@ def removal(t, d, pf, sink):
         expect(t, m.rcpt_to, [RCPT], "(e) only the default group's recipient gets it")
 
 
+def open_fds(pid):
+    try:
+        return len(os.listdir("/proc/%d/fd" % pid))
+    except OSError:
+        return -1
+
+
+def churn(t, d):
+    host, port = mpptest.LOOPBACK, d.milter_port
+    body = b"".join(b"line %05d %s\r\n" % (i, b"z" * 60) for i in range(100))  # 7100 bytes
+    c = mpptest.MilterClient(host, port)
+    try:
+        _, actions, protocol = c.negotiate()
+        expect(t, protocol & (mpptest.SMFIP_NR_HDR | mpptest.SMFIP_NR_BODY), 0,
+               "(f) negotiated: replies to headers and body (the content stage is on)")
+        expect(t, actions & 0x9, 0x9, "(f) asks to add headers and remove recipients")
+        c.connect("proto.example", "198.51.100.7")
+        c.mail(SENDER, "CHURN0")
+        c.rcpt(RCPT, "CHURN0")
+        expect(t, c.header("Subject", "forbidden by protocol"), ("c", b""), "(f) header: continue")
+        expect(t, c.body(body), ("c", b""), "(f) body chunk: continue")
+        r = c.eom("CHURN0")
+        t.ok(r and r[0] == "y" and r[1].startswith(b"550 5.7.1 "),
+             "(f) end of message: reply code 550 5.7.1 from the header filter", repr(r))
+    finally:
+        c.quit()
+
+    def no_sessions():
+        _, st, _ = d.status()
+        return st.get("milter-sessions") == "0"
+    mpptest.wait_for(no_sessions, 10)
+    before = open_fds(d.proc.pid)
+    failures = []
+    for i in range(400):
+        c = mpptest.MilterClient(host, port)
+        try:
+            c.negotiate()
+            c.connect("churn%d.example" % i, "198.51.100.%d" % (10 + i % 200))
+            c.mail(SENDER, "")
+            c.rcpt(RCPT, "")
+            c.header("Subject", "churn %d" % i)
+            r = c.body(body)
+            if r is None or r[0] != "c":
+                failures.append((i, r))
+            kind = i % 4
+            if kind == 0:
+                r = c.eom("")
+                if r is None or r[0] not in "ac":
+                    failures.append((i, r))
+                c.quit()
+            elif kind == 1:
+                c.abort()
+                c.quit()
+            elif kind == 2:
+                c.close()   # dropped mid-message
+            else:           # aborted, then a second message on the same connection
+                c.abort()
+                c.mail(SENDER, "")
+                c.rcpt(RCPT, "")
+                c.body(body)
+                c.eom("")
+                c.quit()
+        except (OSError, mpptest.MilterError) as e:
+            failures.append((i, repr(e)))
+            c.close()
+    expect(t, failures, [], "(f) 400 sessions with spilled bodies ending in end-of-message, "
+           "aborts, drops and second messages")
+    t.ok(mpptest.wait_for(no_sessions, 10), "(f) every session is freed: milter-sessions 0",
+         lambda: d.status()[2])
+    t.ok(mpptest.wait_for(lambda: open_fds(d.proc.pid) <= before, 10),
+         "(f) no descriptor left behind (%d before, %d after)" % (before,
+                                                                 open_fds(d.proc.pid)))
+
+
 def main(t):
     t.require_root("a private Postfix")
     t.require_tool("postfix")
@@ -190,23 +269,24 @@ def main(t):
     subject_threshold(t, d, pf, sink)
     big = too_big(t, d, pf, sink)
     removal(t, d, pf, sink)
+    churn(t, d)
     # Everything accepted has been delivered by now (each was waited for); the refused ones
     # were never queued.
     for msgid, what in ((rejected, "(a) the rejected message"), (big, "(d) the big message")):
         t.ok(not any(by_msgid(msgid)(m) for m in sink.messages), what + " is not delivered")
 
-    # ---- (f) stop; no failed action; no sanitizer report -----------------------------------
+    # ---- (g) stop; no failed action; no sanitizer report -----------------------------------
     _, st, out = d.status()
-    expect(t, st.get("milter-action-errors"), "0", "(f) no failed smfi_* action", out)
-    expect(t, st.get("milter-internal-errors"), "0", "(f) no internal error", out)
+    expect(t, st.get("milter-action-errors"), "0", "(g) no failed smfi_* action", out)
+    expect(t, st.get("milter-internal-errors"), "0", "(g) no internal error", out)
     t.ok(int(st.get("message-spills") or 0) >= 1,
-         "(f) a body over spill-size went to a temp file in the spool (message-spills)", out)
+         "(g) a body over spill-size went to a temp file in the spool (message-spills)", out)
     pf.stop()
-    expect(t, d.stop(), 0, "(f) mppd stops (mppctl stop, exit 0)")
+    expect(t, d.stop(), 0, "(g) mppd stops (mppctl stop, exit 0)")
     err = mpptest.read_file(t.path("mppd.err"))
     t.unlike(err, r"==\d+==ERROR: |SUMMARY: \w*Sanitizer|runtime error: ",
-             "(f) mppd's standard error has no sanitizer report")
-    t.ok(not os.listdir(spool), "(f) the spool directory is left empty", repr(os.listdir(spool)))
+             "(g) mppd's standard error has no sanitizer report")
+    t.ok(not os.listdir(spool), "(g) the spool directory is left empty", repr(os.listdir(spool)))
     t.diag("elapsed %.1fs" % (time.monotonic() - started))
 
 
