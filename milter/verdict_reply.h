@@ -36,8 +36,7 @@ RcptReply reply_for(const policy::Verdict&);
 // The reply text as smfi_setreply wants it (see above); `fallback` when nothing is left.
 std::string reply_text(std::string_view text, std::string_view fallback);
 
-// "4.7.1"-shaped with class digit `cls` ('4' or '5'): c.ddd.ddd.
-bool valid_dsn(std::string_view dsn, char cls);
+using policy::valid_dsn;
 
 // "X-MPP-Greylist: delayed 5 seconds" -> {"X-MPP-Greylist", "delayed 5 seconds"}; nullopt for
 // a line that is no header (no name, a name with space or control characters, CR, LF or NUL

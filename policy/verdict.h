@@ -22,6 +22,10 @@ enum class Action {
 // "none", "accept", "greylist", "defer", "reject": as log lines and mppctl print it.
 std::string_view action_name(Action);
 
+// Whether `dsn` is an enhanced status code of class digit `cls` ('4' or '5'): c.ddd.ddd
+// ("4.7.1"). Both front ends replace a DSN of the wrong shape or class by their default.
+bool valid_dsn(std::string_view dsn, char cls);
+
 struct Verdict {
     Action action = Action::none;
     int code = 0;                  // SMTP code for greylist/defer/reject (450/451/550...)
