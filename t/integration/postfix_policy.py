@@ -31,13 +31,13 @@ Run alone: MPP_TOP_BUILDDIR=<build dir> MPP_TOP_SRCDIR=<source dir> python3 post
 
 import os
 import re
-import smtplib
 import sys
 import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mpptest  # noqa: E402
+from mpptest.smtp import Session, by_msgid, expect, header, message, transaction  # noqa: E402
 
 GREYLIST_DELAY = 2  # seconds, as configured below
 TRAP = "trap@example.net"
@@ -52,85 +52,12 @@ GROUP = ('  <list name="bulkers" type="cidr">%s</list>\n'
          '  </group>\n') % (BULK_CLIENT, GREYLIST_DELAY)
 
 
-def message(sender, rcpt, subject, msgid):
-    return ("Date: Mon, 2 Mar 2026 10:00:00 +0000\r\n"
-            "From: <%s>\r\n"
-            "To: <%s>\r\n"
-            "Subject: %s\r\n"
-            "Message-ID: <%s>\r\n"
-            "\r\n"
-            "Hello.\r\n") % (sender, rcpt, subject, msgid)
-
-
-class Session:
-    """One SMTP session with a pretended client (XCLIENT ADDR=... NAME=...). Every command's
-    reply is kept in self.log; the methods return (code, text)."""
-
-    def __init__(self, port, addr, name):
-        self.log = []
-        self.s = smtplib.SMTP(mpptest.LOOPBACK, port, local_hostname="submit.example", timeout=30)
-        self.step("ehlo", self.s.ehlo)
-        self.xclient = self.step("xclient", lambda: self.s.docmd("XCLIENT", "ADDR=%s NAME=%s" % (addr, name)))
-        if self.xclient[0] == 220:
-            self.step("ehlo", lambda: self.s.ehlo(name))
-
-    def step(self, what, fn):
-        code, text = fn()
-        text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
-        self.log.append((what, code, text))
-        return code, text
-
-    def mail(self, sender):
-        return self.step("mail", lambda: self.s.mail(sender))
-
-    def rcpt(self, rcpt):
-        return self.step("rcpt", lambda: self.s.rcpt(rcpt))
-
-    def data(self, text):
-        return self.step("data", lambda: self.s.data(text.encode("ascii")))
-
-    def close(self):
-        try:
-            self.s.quit()
-        except (smtplib.SMTPException, OSError):
-            pass
-
-    def __repr__(self):
-        return "\n".join("%s: %s %s" % e for e in self.log)
-
-
 def attempt(t, port, addr, name, sender, rcpt, deliver=None):
     """MAIL, RCPT and (when RCPT got 250 and deliver is a message text) DATA from a pretended
     client. Returns (rcpt code, rcpt text, data code or None, session)."""
-    s = Session(port, addr, name)
-    try:
-        if s.xclient[0] != 220:
-            return None, "", None, s
-        code, _ = s.mail(sender)
-        if code != 250:
-            return None, "", None, s
-        rc, rt = s.rcpt(rcpt)
-        dc = None
-        if rc == 250 and deliver is not None:
-            dc, _ = s.data(deliver)
-        return rc, rt, dc, s
-    finally:
-        s.close()
-
-
-def expect(t, got, want, name, diag=None):
-    """t.eq with the session transcript (or other text) as diagnostic when it fails."""
-    return t.ok(got == want, name, lambda: "got:  %r\nwant: %r%s" % (got, want, "\n%s" % diag if diag else ""))
-
-
-def by_msgid(msgid):
-    return lambda m: ("Message-ID: <%s>" % msgid).encode() in m.data
-
-
-def header(data, name):
-    head = data.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
-    m = re.search(r"(?mi)^%s:[ \t]*(.*)$" % re.escape(name), head)
-    return m.group(1).strip() if m else None
+    replies, data, s = transaction(port, addr, name, sender, [rcpt], deliver)
+    rc, rt = replies[0] if replies else (None, "")
+    return rc, rt, data[0] if data else None, s
 
 
 def start_mppd(t, d, what):

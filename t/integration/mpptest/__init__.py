@@ -32,6 +32,9 @@ Every public name lives in one module of this package, by concern, and is re-exp
 - mppd: Mppd, one mppd of a test: its config, the process, mppctl calls and its log.
 - milterclient: MilterClient, the MTA side of the milter protocol, enough to drive a milter
   through a message.
+- smtp (imported as a module: `from mpptest.smtp import Session, transaction, ...`): SMTP
+  sessions that pretend a client with XCLIENT, one-call transactions, test messages, expect(),
+  by_msgid() and header() for delivered messages.
 """
 
 from .env import (KEEP_TMP, LOOPBACK, REQUIRE, TOP_BUILDDIR, TOP_SRCDIR, build_path, find_tool,
