@@ -40,8 +40,8 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mpptest  # noqa: E402
-from milter_checks import (by_msgid, expect, header, header_lines, message,  # noqa: E402
-                           queue_id, transaction)
+from mpptest.smtp import (by_msgid, expect, header, header_lines, message,  # noqa: E402
+                          transaction)
 
 SENDER = "alice@sender.example"
 RCPT = "bob@rcpt.example"
