@@ -1,7 +1,7 @@
 #!/bin/sh
 # contrib/install-deps.sh [--tests]: installs, with apt-get, what building mpp needs on Debian 12
 # (and Ubuntu): compiler, autotools, pkg-config and the -dev packages of the libraries.
-# --tests adds what the integration tests run: postfix, swaks, miltertest.
+# --tests adds what the integration tests run: postfix, swaks, miltertest, unbound.
 #
 # Only missing packages are installed. No service is started while installing: a temporary
 # /usr/sbin/policy-rc.d answers "101" (it is removed again only if this script created it), and
@@ -12,7 +12,7 @@ set -eu
 build_pkgs="build-essential autoconf automake pkg-config python3
     libmilter-dev libevent-dev libmariadb-dev libpcre2-dev libtinyxml2-dev libgmime-3.0-dev
     libcurl4-openssl-dev libgtest-dev"
-test_pkgs="postfix swaks miltertest"
+test_pkgs="postfix swaks miltertest unbound"
 
 want=$build_pkgs
 case "${1:-}" in

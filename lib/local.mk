@@ -21,6 +21,7 @@ lib_libmpp_a_SOURCES = \
 	lib/cidr.h lib/cidr.cc \
 	lib/address.h lib/address.cc \
 	lib/socket_spec.h lib/socket_spec.cc \
+	lib/dns_packet.h lib/dns_packet.cc lib/dns.h lib/dns.cc \
 	lib/mail_submit.h lib/mail_submit.cc
 
 # What a program linking lib/libmpp.a needs besides it.
