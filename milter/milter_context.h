@@ -22,8 +22,9 @@ public:
     virtual ~MilterContext() = default;
     // The value of a macro the MTA sent ("i", "{auth_authen}"); "" when it sent none.
     virtual std::string macro(const char* name) = 0;
-    // The reply of the next SMFIS_TEMPFAIL/SMFIS_REJECT: code "450", dsn "4.7.1", one line of
-    // text in libmilter's syntax ('%' doubled).
+    // The reply of the next SMFIS_TEMPFAIL/SMFIS_REJECT: code "450", dsn "4.7.1", text in
+    // libmilter's syntax ('%' doubled); lines separated by '\n' (at most 32) make a multi-line
+    // reply (smfi_setmlreply), one line smfi_setreply.
     virtual bool set_reply(const std::string& code, const std::string& dsn,
                            const std::string& text) = 0;
     // Inserts a header at `index` (0: on top). End-of-message only.

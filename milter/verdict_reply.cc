@@ -4,7 +4,10 @@
 
 namespace mpp::milter {
 
-std::string reply_text(std::string_view text, std::string_view fallback) {
+namespace {
+
+// One line: control characters become spaces, non-ASCII '?', cut, trimmed.
+std::string clean_line(std::string_view text) {
     std::string clean;
     for (char c : text) {
         if (clean.size() >= kMaxReplyText) break;
@@ -12,11 +15,29 @@ std::string reply_text(std::string_view text, std::string_view fallback) {
         clean.push_back(u < 0x20 || u == 0x7f ? ' ' : u > 0x7f ? '?' : c);
     }
     const auto first = clean.find_first_not_of(' ');
-    if (first == std::string::npos) clean.assign(fallback);
-    else clean = clean.substr(first, clean.find_last_not_of(' ') - first + 1);
+    if (first == std::string::npos) return "";
+    return clean.substr(first, clean.find_last_not_of(' ') - first + 1);
+}
+
+}  // namespace
+
+std::string reply_text(std::string_view text, std::string_view fallback) {
+    std::string lines;
+    std::size_t count = 0;
+    for (std::size_t start = 0; start <= text.size() && count < kMaxReplyLines;) {
+        std::size_t end = text.find('\n', start);
+        if (end == std::string_view::npos) end = text.size();
+        std::string line = clean_line(text.substr(start, end - start));
+        if (!line.empty()) {
+            if (count++ > 0) lines += '\n';
+            lines += line;
+        }
+        start = end + 1;
+    }
+    if (lines.empty()) lines = clean_line(fallback);
     std::string out;
-    out.reserve(clean.size());
-    for (char c : clean) {
+    out.reserve(lines.size());
+    for (char c : lines) {
         out.push_back(c);
         if (c == '%') out.push_back('%');
     }

@@ -6,9 +6,11 @@
 // has logged the shadow decision); greylist: tempfail, default 450 4.7.1; defer: tempfail,
 // default 451 4.7.1; reject: reject, default 550 5.7.1. A code of the wrong class (a 5xx on a
 // deferral...) or a malformed DSN is replaced by the default, so libmilter always sends the
-// reply (it drops a 5xx reply on SMFIS_TEMPFAIL). Text: one line; control characters become
-// spaces, bytes outside ASCII '?', cut at kMaxReplyText bytes, '%' doubled (libmilter's
-// smfi_setreply syntax), and empty text gets a default text.
+// reply (it drops a 5xx reply on SMFIS_TEMPFAIL). Text: the Verdict's lines ('\n'-separated, at
+// most kMaxReplyLines; more than one line becomes a multi-line reply, see
+// MilterContext::set_reply); in each, control characters become spaces, bytes outside ASCII
+// '?', cut at kMaxReplyText bytes, blank lines dropped, '%' doubled (libmilter's syntax); empty
+// text gets a default text.
 #pragma once
 
 #include <cstddef>
@@ -21,14 +23,15 @@
 
 namespace mpp::milter {
 
-inline constexpr std::size_t kMaxReplyText = 400;
+inline constexpr std::size_t kMaxReplyText = 400;   // per line
+inline constexpr std::size_t kMaxReplyLines = 32;   // libmilter's smfi_setmlreply bound
 
 struct RcptReply {
     enum class Kind { pass, tempfail, reject };
     Kind kind = Kind::pass;
     std::string code;  // "450"; empty for pass
     std::string dsn;   // "4.7.1"
-    std::string text;  // escaped for smfi_setreply
+    std::string text;  // escaped for libmilter; lines separated by '\n'
 };
 
 RcptReply reply_for(const policy::Verdict&);

@@ -20,8 +20,9 @@
 // without a recipient. Any other stage gets Action::none.
 // Replies: the group's <reject|defer on=CONDITION>, else its on="any", else the global ones,
 // else the built-in 550 5.7.1 / 451 4.7.1 (450 4.7.1 for greylisting). Macros as the man page
-// lists them; values from the client are cleaned (control and non-ASCII bytes become '?'), and
-// the lines of a multi-line template are joined with a space (Verdict::text is one line).
+// lists them; values from the client are cleaned (control and non-ASCII bytes become '?'). A
+// multi-line template gives Verdict::text with its lines separated by '\n' (each trimmed, blank
+// ones dropped): the milter sends them as a multi-line reply, the policy server on one line.
 // Shadow mode: a <deny>, threshold, spam trap or greylist with mode="shadow" is evaluated, logged ("action=none
 // shadow=\"would have rejected\"") and counted in shadow_counts(), never enforced: the pipeline
 // goes on, and when nothing else refuses, the Verdict carries the would-be action with
@@ -143,7 +144,8 @@ private:
 const config::ReplyCfg* find_reply(const config::Config&, const config::GroupCfg&,
                                    config::Condition, bool reject);
 
-// Expands a reply template for one transaction; macros unknown here expand to "".
+// Expands a reply template for one transaction; macros unknown here expand to "". Lines
+// separated by '\n', trimmed, blank ones dropped.
 std::string expand_reply(const std::string& text, const Transaction&, const std::string& group,
                          const std::string& check, const std::string& reason,
                          const std::string& delay = "");

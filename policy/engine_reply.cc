@@ -49,9 +49,23 @@ std::string expand_reply(const std::string& text, const Transaction& t, const st
         if (name == "DELAY") return clean(delay);
         return std::string();  // SCORE VIRUS RBL: not known at RCPT
     });
-    for (char& c : out)
-        if (c == '\n' || c == '\r') c = ' ';
-    return out;
+    // One line per template line, each trimmed, blank ones dropped (XML indentation).
+    std::string lines;
+    std::size_t start = 0;
+    while (start <= out.size()) {
+        std::size_t end = out.find('\n', start);
+        if (end == std::string::npos) end = out.size();
+        std::string_view line(out.data() + start, end - start);
+        while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
+            line.remove_suffix(1);
+        while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+        if (!line.empty()) {
+            if (!lines.empty()) lines += '\n';
+            lines.append(line);
+        }
+        start = end + 1;
+    }
+    return lines;
 }
 
 std::string decision_line(const Transaction& t, const std::string& group, const Verdict& v) {

@@ -30,13 +30,17 @@ struct Verdict {
     Action action = Action::none;
     int code = 0;                  // SMTP code for greylist/defer/reject (450/451/550...)
     std::string dsn;               // enhanced status code (4.7.1, 5.7.1)
-    std::string text;              // expanded reply text (one line)
+    std::string text;              // expanded reply text; lines of a multi-line reply separated
+                                   // by '\n' (the policy server joins them with a space)
     std::string check;             // which check decided: "greylist", "spamtrap", "threshold:NAME"
     std::string reason;            // why, for the log line and %REASON%
     std::vector<std::string> prepend;  // "X-MPP-Greylist: delayed 312 seconds" ...
     bool shadow = false;           // decided by a shadow-mode rule: logged, not enforced
     bool quarantine = false;       // the content stage should quarantine the message
                                    // (threshold action="quarantine"); the action stays none
+    double score = 0;              // RBL score of the recipient's group (policy/rbl.h), for
+                                   // the content stage's <score>
+    std::string checks;            // the listings behind it: "rbl:zen(6) rbl:sorbs(2)"
 };
 
 }  // namespace mpp::policy

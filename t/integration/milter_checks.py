@@ -47,6 +47,10 @@ GROUPS = ('  <group name="vip">\n'
           '  <group name="default">\n'
           '    <greylist delay="%ds" retry-window="1h"/>\n'
           '    <spamtrap pattern="^trap@example\\.net$" block-for="1h"/>\n'
+          '    <reject on="spamtrap" code="550" dsn="5.7.1">\n'
+          '      Refused by %%GROUP%%: %%REASON%%.\n'
+          '      See https://example.net/trap\n'
+          '    </reject>\n'
           '  </group>\n') % GREYLIST_DELAY
 
 SMFIM_CONNECT, SMFIM_ENVFROM, SMFIM_ENVRCPT, SMFIM_EOM = 0, 2, 3, 5
@@ -128,6 +132,11 @@ def spam_trap(t, d, pf):
     expect(t, [c for c, _ in replies], [550], "(b) 192.0.2.66 RCPT %s: 550" % TRAP, repr(s))
     t.ok(replies and re.match(r"5\.7\.1\b", replies[0][1]), "(b) ... with enhanced status 5.7.1",
          repr(s))
+    # smtplib joins the lines of a multi-line reply with "\n" and strips each "550-5.7.1 ".
+    expect(t, replies[0][1] if replies else None,
+           "5.7.1 Refused by default: spam trap.\n5.7.1 See https://example.net/trap",
+           "(b) the group's two-line <reject on=\"spamtrap\"> template as a multi-line reply "
+           "(smfi_setmlreply), each line trimmed", repr(s))
     t.ok(d.log.wait(r"client=trapped\.example\[192\.0\.2\.66\] from=<%s> to=<%s> group=default "
                     r"check=spamtrap action=reject" % (re.escape(sender), re.escape(TRAP)), 10),
          "(b) mppd logs the spam-trap rejection", lambda: d.log.text())

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace mpp::milter {
 namespace {
 
@@ -70,8 +72,9 @@ TEST(VerdictReply, ShadowVerdictsPass) {
     EXPECT_EQ(reply_for(v).kind, Kind::pass);
 }
 
-TEST(VerdictReply, TextIsOneLineInLibmiltersSyntax) {
-    EXPECT_EQ(reply_text("100% sure\r\nline two", "d"), "100%% sure  line two");
+TEST(VerdictReply, TextInLibmiltersSyntax) {
+    // Lines stay lines (a multi-line reply), each cleaned and trimmed; blank ones go.
+    EXPECT_EQ(reply_text("100% sure\r\n\n  line two\t\n", "d"), "100%% sure\nline two");
     EXPECT_EQ(reply_text("  caf\xc3\xa9  ", "d"), "caf??");
     EXPECT_EQ(reply_text("   ", "default"), "default");
     EXPECT_EQ(reply_text("", "default"), "default");
@@ -80,6 +83,11 @@ TEST(VerdictReply, TextIsOneLineInLibmiltersSyntax) {
     std::string percents(kMaxReplyText + 10, '%');
     EXPECT_EQ(reply_text(percents, "d").size(), 2 * kMaxReplyText)
         << "cut first, then doubled: below libmilter's 980";
+    std::string many;
+    for (int i = 1; i <= 40; ++i) many += "line " + std::to_string(i) + "\n";
+    const std::string got = reply_text(many, "d");
+    EXPECT_EQ(std::count(got.begin(), got.end(), '\n') + 1, static_cast<long>(kMaxReplyLines));
+    EXPECT_EQ(got.substr(got.rfind('\n') + 1), "line 32");
 }
 
 TEST(VerdictReply, SplitsHeaderLines) {

@@ -453,7 +453,8 @@ TEST_F(EngineTest, OtherStagesAndCleanReplies) {
     EXPECT_EQ(engine.evaluate(t).action, Action::none);
     t.stage = Stage::rcpt;
     t.queue_id = "Q\r\n250 OK";
-    EXPECT_EQ(expand_reply("%QUEUEID% %CLIENT_NAME% %SCORE%", t, "g", "c", "r"), "Q??250 OK unknown ");
+    EXPECT_EQ(expand_reply("%QUEUEID% %CLIENT_NAME% %SCORE%", t, "g", "c", "r"),
+              "Q??250 OK unknown");  // each line trimmed
     Verdict v;
     v.action = Action::reject;
     v.check = "spamtrap";
@@ -463,4 +464,15 @@ TEST_F(EngineTest, OtherStagesAndCleanReplies) {
               "action=reject reason=\"spam trap\"");
 }
 
+}  // namespace
+
+namespace {
+// A multi-line <reject> keeps its lines, trimmed of the XML's indentation, blank ones dropped.
+TEST(EngineReply, MultiLineTemplateKeepsItsLines) {
+    auto t = tx("192.0.2.1", "a@b.example", "c@d.example");
+    EXPECT_EQ(expand_reply("\n      Refused by %GROUP%: %REASON%.\n\n      See %CHECK%  \n    ", t,
+                           "default", "spamtrap", "spam trap"),
+              "Refused by default: spam trap.\nSee spamtrap");
+    EXPECT_EQ(expand_reply("one line", t, "g", "c", "r"), "one line");
+}
 }  // namespace

@@ -83,3 +83,12 @@ TEST(PolicyReply, DroppedPrepends) {
     EXPECT_EQ(mpp::policy::dropped_prepends(v, true), 3u);
     EXPECT_EQ(mpp::policy::dropped_prepends(make(Action::none), false), 0u);
 }
+
+// The lines of a multi-line template go on one line: the policy protocol has one.
+TEST(PolicyReply, MultiLineTextOnOneLine) {
+    Verdict v;
+    v.action = Action::reject;
+    v.text = "Refused by default: spam trap.\nSee https://example.net/trap";
+    EXPECT_EQ(reply_for(v, false),
+              "550 5.7.1 Refused by default: spam trap. See https://example.net/trap");
+}
