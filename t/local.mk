@@ -63,6 +63,7 @@ TESTS += \
 	t/integration/policy_admin.py \
 	t/integration/policy_alerts.py
 EXTRA_DIST += \
+	t/tsan.supp \
 	t/integration/mpptest/__init__.py \
 	t/integration/mpptest/env.py \
 	t/integration/mpptest/tap.py \
