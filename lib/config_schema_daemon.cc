@@ -121,11 +121,6 @@ Element milter() {
              "Whether the milter runs the SMTP-level checks (allow/deny, block list, spam traps, "
              "thresholds, greylisting) at RCPT: auto: only when <policy-server enabled=\"no\"> "
              "(so a message is not counted twice); yes or no: always or never.");
-    b.attr("block-at-connect", Type::boolean, &MilterCfg::block_at_connect, "yes",
-           "When the milter runs the checks: yes: a client on the global block list (a spam "
-           "trap with scope=\"global\", mppctl blacklist add) is refused at connect (554 5.7.1, "
-           "to every command); no: at RCPT, like blocks of one group (where Sendmail's F= "
-           "makes refusing at connect unwise).");
     return b.done();
 }
 
@@ -183,7 +178,7 @@ Element control() {
 Element dns() {
     Builder<DnsCfg, Config> b("dns", "mppd", Mult::optional,
                               "The resolver used for RBL lookups and client names.");
-    b.in(&Config::dns).built(false, "the DNS resolver");
+    b.in(&Config::dns).built(true, "");
     b.attr("resolver", Type::resolvers, &DnsCfg::resolver, "",
            "Name servers (IP or IP:PORT). Empty: those of /etc/resolv.conf.");
     b.attr("timeout", Type::duration, &DnsCfg::timeout, "2s", "Deadline of one query.")

@@ -110,7 +110,7 @@ Element rbl() {
     Builder<RblCfg, Config> b(
         "rbl", "mppd", Mult::many,
         "A DNS blocklist zone, defined once and used by groups with <rbl use>.");
-    b.in(&Config::rbls).built(false, "RBL checking");
+    b.in(&Config::rbls).built(true, "");
     b.attr("name", Type::name, &RblCfg::name, "", "Name groups use it by; unique among rbls.")
         .require();
     b.attr("zone", Type::domain, &RblCfg::zone, "", "DNS zone queried (zen.spamhaus.org).")

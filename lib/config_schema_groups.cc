@@ -336,7 +336,7 @@ Element rbl_use() {
                                    "Uses RBLs defined by <rbl name>: their scores are summed; at "
                                    "reject-at the recipient is rejected at RCPT, "
                                    "below it the sum joins the message score (<score>).");
-    b.in(&GroupCfg::rbls).built(false, "RBL checking");
+    b.in(&GroupCfg::rbls).built(true, "");
     b.attr("use", Type::rbl_refs, &RblUseCfg::use, "", "Names of <rbl> definitions.").require();
     b.attr("reject-at", Type::number, &RblUseCfg::reject_at, "",
            "Sum of scores that rejects. Not set: never reject, only score.")

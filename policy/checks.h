@@ -8,6 +8,9 @@
 // libmilter's workers; every part is thread-safe (see each unit).
 // Reload: set_config() gives the engine the new snapshot; the tables keep their state; alert
 // mail follows the engine's current snapshot.
+// RBLs: the RblChecker (policy/rbl.h) in the engine's RBL seam asks a dns::Resolver (lib/dns.h)
+// made from <dns>; a reload with a changed <dns> makes a new resolver (lookups in flight finish
+// on the old one). Engine calls wait for DNS answers up to the RBL timeouts (see rbl.h).
 // Alerts: the AlertSender (owned here) mails threshold crossings from a thread of its own;
 // close() stops it (after at most its short close wait).
 // Persistence: the greylist, the block list and the threshold counters are loaded from
@@ -23,14 +26,17 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "lib/clock.h"
 #include "lib/config.h"
+#include "lib/dns.h"
 #include "policy/alerts.h"
 #include "policy/engine.h"
 #include "policy/greylist.h"
+#include "policy/rbl.h"
 #include "policy/table_snapshots.h"
 #include "policy/transaction.h"
 #include "policy/verdict.h"
@@ -57,10 +63,17 @@ public:
     EngineState& state() { return state_; }
 
 private:
+    std::shared_ptr<dns::Resolver> resolver() const;
+    void set_resolver(const config::DnsCfg&);
+
     SystemClock clock_;
     EngineState state_;
     Greylist greylist_;
     AlertSender alerts_;  // before engine_, whose alert hook it is
+    mutable std::mutex resolver_mutex_;
+    std::shared_ptr<dns::Resolver> resolver_;  // null when it could not start (lookups: error)
+    std::optional<config::DnsCfg> resolver_cfg_;
+    RblChecker rbl_;  // before engine_, whose RBL hook it is
     Engine engine_;
     TableSnapshots snapshots_;  // block list and thresholds in state_dir
 

@@ -127,6 +127,8 @@ struct Engine::Run {
         if (v.action != Action::none || !shadowed) return v;
         Verdict s = *shadowed;
         s.quarantine = v.quarantine;
+        s.score = v.score;
+        s.checks = v.checks;
         s.prepend = std::move(v.prepend);
         return s;
     }
@@ -192,6 +194,23 @@ Verdict Engine::run(const config::Config& cfg, const Transaction& t, bool dry_ru
                             "blocklist", "client blocked: " + hit->reason);
         }
         r.step("blocklist", "pass", "client not blocked");
+    }
+
+    // RBLs: the seam of policy/rbl (DNS lives there, not here).
+    RblOutcome rbl;
+    if (rcpt && !g.rbls.empty()) {
+        if (!hooks_.rbl) {
+            r.step("rbl", "skip", "RBL lookups are not available");
+        } else {
+            rbl = hooks_.rbl(cfg, g, t);
+            for (auto& s : rbl.steps) r.step(std::move(s.check), std::move(s.result), std::move(s.detail));
+            if (rbl.reject) {
+                Verdict v = r.decide(Action::reject, Condition::rbl, "rbl", rbl.reason);
+                v.score = rbl.score;
+                v.checks = rbl.checks;
+                return v;
+            }
+        }
     }
 
     // Spam traps.
@@ -285,6 +304,8 @@ Verdict Engine::run(const config::Config& cfg, const Transaction& t, bool dry_ru
     // Greylisting: the seam of policy/greylist.
     Verdict pass;
     pass.quarantine = quarantine;
+    pass.score = rbl.score;
+    pass.checks = rbl.checks;
     if (quarantine) {
         pass.check = "threshold";
         pass.reason = "quarantine asked by a threshold";
@@ -312,6 +333,8 @@ Verdict Engine::run(const config::Config& cfg, const Transaction& t, bool dry_ru
                 }
                 v.prepend = std::move(gv.prepend);
                 v.quarantine = quarantine;
+                v.score = rbl.score;
+                v.checks = rbl.checks;
                 return v;
             }
             if (!deferred) {
@@ -336,9 +359,12 @@ Verdict Engine::evaluate(const Transaction& t) {
                 break;
             }
     }
-    if ((v.action != Action::none && !v.shadow) || v.quarantine) {
-        metrics::get(std::string("policy-") + std::string(action_name(v.action))).inc();
-        log::write_qid(log::Level::info, t.queue_id, decision_line(t, where.group, v));
+    if ((v.action != Action::none && !v.shadow) || v.quarantine || !v.checks.empty()) {
+        if ((v.action != Action::none && !v.shadow) || v.quarantine)
+            metrics::get(std::string("policy-") + std::string(action_name(v.action))).inc();
+        std::string line = decision_line(t, where.group, v);
+        if (!v.checks.empty()) line += " checks=" + v.checks;
+        log::write_qid(log::Level::info, t.queue_id, line);
     } else if (log::enabled(log::Level::debug)) {
         log::write_qid(log::Level::debug, t.queue_id, decision_line(t, where.group, v));
     }

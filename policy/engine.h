@@ -2,8 +2,9 @@
 // (Transaction at RCPT) it finds the direction and the recipient's policy group and runs, in
 // order: global <deny>/<allow>, the group's <deny>/<allow>, the mixed-policy split
 // (split-recipients: 452 4.5.3 to a recipient of another group than the transaction's first
-// accepted one), the client block list, spam traps, thresholds, then greylisting (through a
-// hook), and builds the reply from the <reject>/<defer> templates. Front ends take it as std::function<Verdict(const Transaction&)>.
+// accepted one), the client block list, RBLs (through a hook: a sum of listing scores at the
+// group's reject-at refuses, below it the score rides on the Verdict), spam traps, thresholds,
+// then greylisting (through a hook), and builds the reply from the <reject>/<defer> templates. Front ends take it as std::function<Verdict(const Transaction&)>.
 //
 // Owns: the current config snapshot (swapped by set_config(); a call uses the snapshot it
 // started with) and per-rule shadow counters. The state tables (EngineState: block list and
@@ -47,6 +48,7 @@
 #include "lib/clock.h"
 #include "lib/config.h"
 #include "policy/blocklist.h"
+#include "policy/rbl.h"
 #include "policy/split.h"
 #include "policy/threshold.h"
 #include "policy/transaction.h"
@@ -89,12 +91,18 @@ struct EngineHooks {
     std::function<Verdict(const Transaction&, const config::GreylistCfg&, bool dry_run)> greylist;
     // Alert seam: a threshold crossing (see ThresholdAlert).
     std::function<void(const ThresholdAlert&)> alert;
+    // RBL seam (policy/rbl.h RblChecker plugs in here, with the DNS): called at RCPT for a
+    // group with <rbl use> lines, after the block list and before spam traps. Unlike the other
+    // hooks it may wait for DNS answers, up to the RBLs' timeouts.
+    std::function<RblOutcome(const config::Config&, const config::GroupCfg&, const Transaction&)>
+        rbl;
 };
 
 // One line of `mppctl explain`.
 struct TraceStep {
-    std::string check;   // "deny", "allow", "blocklist", "spamtrap", "threshold:NAME", "greylist"
-    std::string result;  // "pass", "hit", "exempt", "skip", "shadow"
+    std::string check;   // "deny", "allow", "blocklist", "rbl:NAME", "spamtrap", "threshold:NAME",
+                         // "greylist"
+    std::string result;  // "pass", "hit", "exempt", "skip", "shadow", "error"
     std::string detail;  // why
 };
 

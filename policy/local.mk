@@ -23,6 +23,7 @@ policy_libpolicy_a_SOURCES = \
 	policy/threshold.h policy/threshold.cc \
 	policy/engine.h policy/engine.cc policy/engine_reply.cc \
 	policy/split.h policy/split.cc \
+	policy/rbl.h policy/rbl.cc \
 	policy/checks.h policy/checks.cc
 
 # What a program linking the policy library needs besides it.

@@ -106,7 +106,8 @@ t_policy_tests_SOURCES = \
 	t/policy/threshold_test.cc \
 	t/policy/subject_key_test.cc \
 	t/policy/engine_test.cc \
-	t/policy/alerts_test.cc
+	t/policy/alerts_test.cc \
+	t/policy/rbl_test.cc
 t_policy_tests_LDADD = t/libgtesttap.a $(POLICY_LIBS) $(GTEST_LDADD)
 
 # engines/ unit tests

@@ -392,7 +392,7 @@ TEST(ConfigErrorsAll, TooManyErrorsAreCapped) {
 }
 
 TEST(ConfigErrorsAll, WarningsAloneStillLoad) {
-    LoadResult r = load_string("<mppd><dns/></mppd>", "t.xml");
+    LoadResult r = load_string("<mppd><store/></mppd>", "t.xml");
     EXPECT_TRUE(r.ok());
     EXPECT_EQ(r.error_count(), 0u);
     ASSERT_EQ(r.diagnostics.size(), 1u);

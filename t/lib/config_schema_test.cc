@@ -28,7 +28,7 @@ TEST(ConfigSchema, BuiltElementsAreTheDaemonOnes) {
                                           "control", "networks", "list", "allow", "deny",
                                           "reject", "defer", "group", "match", "greylist",
                                           "threshold", "spamtrap", "alerts",
-                                          "header-filter", "limits"}));
+                                          "header-filter", "limits", "dns", "rbl"}));
 }
 
 TEST(ConfigSchema, ElementsAreFoundByParent) {

@@ -453,7 +453,7 @@ TEST(Config, WarnsOncePerTopmostUnbuiltElement) {
     <greylist/>
     <score tag-at="4"/>
   </group>
-  <dns/>
+  <store/>
 </mppd>)",
                                "t.xml");
     ASSERT_TRUE(r.ok()) << dump(r);
