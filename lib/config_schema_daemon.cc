@@ -121,6 +121,11 @@ Element milter() {
              "Whether the milter runs the SMTP-level checks (allow/deny, block list, spam traps, "
              "thresholds, greylisting) at RCPT: auto: only when <policy-server enabled=\"no\"> "
              "(so a message is not counted twice); yes or no: always or never.");
+    b.attr("block-at-connect", Type::boolean, &MilterCfg::block_at_connect, "yes",
+           "When the milter runs the checks: yes: a client on the global block list (a spam "
+           "trap with scope=\"global\", mppctl blacklist add) is refused at connect (554 5.7.1, "
+           "to every command); no: at RCPT, like blocks of one group (where Sendmail's F= "
+           "makes refusing at connect unwise).");
     return b.done();
 }
 

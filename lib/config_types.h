@@ -48,6 +48,7 @@ struct MilterCfg {
     Duration timeout{300};   // libmilter I/O timeout (smfi_settimeout)
     int backlog = 128;       // listen(2) backlog (smfi_setbacklog)
     MilterChecks checks = MilterChecks::automatic;
+    bool block_at_connect = true;  // a globally blocked client is refused at connect
 };
 
 // <policy-server>

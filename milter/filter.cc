@@ -236,7 +236,24 @@ sfsistat Filter::connect(Session& s, MilterContext& mc, const char* hostname,
             action_failed("", "smfi_setreply failed for the shutdown reply");
         return SMFIS_TEMPFAIL;
     }
-    return SMFIS_CONTINUE;
+    return blocked_at_connect(s, mc) ? SMFIS_REJECT : SMFIS_CONTINUE;
+}
+
+// A client on the global block list, refused at connect (<milter block-at-connect>); blocks
+// of one group need the recipient and wait for RCPT.
+bool Filter::blocked_at_connect(const Session& s, MilterContext& mc) {
+    if (!s.checks || !s.config->milter.block_at_connect) return false;
+    const auto checks = context_.checks();
+    const auto ip = IpAddr::parse(s.client_addr);
+    if (!checks || !ip) return false;
+    const auto hit = checks->state().blocks.find(*ip, "");
+    if (!hit || !hit->scope.empty()) return false;
+    log::info(log::cat("reject: CONNECT from ", s.client(), ": client blocked: ", hit->reason,
+                       ", ", hit->left.count(), "s left (global)"));
+    metrics::get("milter-blocked-at-connect").inc();
+    if (!mc.set_reply("554", "5.7.1", reply_text("Client blocked: " + hit->reason, "")))
+        action_failed("", "smfi_setreply failed for the blocked-client reply");
+    return true;
 }
 
 sfsistat Filter::helo(Session& s, const char* name) {

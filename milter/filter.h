@@ -121,6 +121,8 @@ public:
     void close(Session&);
 
 private:
+    // Whether the client is on the global block list and refused at connect (set_reply done).
+    bool blocked_at_connect(const Session&, MilterContext&);
     void add_headers(const Session&, const Message&, MilterContext&);
     // The message's buffer, created on first use (Session::content).
     static MessageBuffer& buffer_of(const Session&, Message&);

@@ -264,6 +264,40 @@ TEST(Filter, FailingActionsAreCountedAndChangeNoAnswer) {
     EXPECT_EQ(errors.get(), before + 2);
 }
 
+// A client on the global block list is refused at connect (554 5.7.1); a block of one group
+// waits for RCPT; <milter block-at-connect="no"> leaves global blocks to RCPT too.
+TEST(Filter, GloballyBlockedClientIsRefusedAtConnect) {
+    for (bool at_connect : {true, false}) {
+        SCOPED_TRACE(at_connect ? "block-at-connect yes" : "block-at-connect no");
+        Rig rig(std::string("<milter block-at-connect=\"") + (at_connect ? "yes" : "no") +
+                "\"/>" + kGroups);
+        auto& blocks = rig.checks->state().blocks;
+        blocks.add(*mpp::IpAddr::parse("192.0.2.90"), "", std::chrono::hours(1),
+                   policy::BlockSource::admin, "added by mppctl");
+        blocks.add(*mpp::IpAddr::parse("192.0.2.91"), "default", std::chrono::hours(1),
+                   policy::BlockSource::spamtrap, "spam trap trap@example.net");
+        FakeContext mc;
+        auto s = rig.filter.open_session();
+        rig.filter.negotiate(*s, mc, 0x1FF, 0x1FFFFF);
+        sockaddr_in sa = ipv4("192.0.2.90");
+        EXPECT_EQ(rig.filter.connect(*s, mc, "blocked.example", reinterpret_cast<sockaddr*>(&sa)),
+                  at_connect ? SMFIS_REJECT : SMFIS_CONTINUE);
+        if (at_connect) {
+            ASSERT_EQ(mc.replies.size(), 1u);
+            EXPECT_EQ(std::get<0>(mc.replies[0]), "554");
+            EXPECT_EQ(std::get<1>(mc.replies[0]), "5.7.1");
+            EXPECT_EQ(std::get<2>(mc.replies[0]), "Client blocked: added by mppctl");
+        } else {
+            rig.mail(*s, mc, "a@sender.example");
+            EXPECT_EQ(rig.rcpt(*s, mc, "bob@rcpt.example"), SMFIS_REJECT) << "refused at RCPT";
+        }
+        FakeContext group_mc;  // blocked in group default only: connect passes, RCPT refuses
+        auto g = rig.session(group_mc, "grouped.example", "192.0.2.91");
+        rig.mail(*g, group_mc, "a@sender.example");
+        EXPECT_EQ(rig.rcpt(*g, group_mc, "bob@rcpt.example"), SMFIS_REJECT);
+    }
+}
+
 TEST(Filter, DrainingTempfailsNewConnections) {
     Rig rig(kGroups);
     rig.context.drain();
