@@ -61,7 +61,8 @@ TESTS += \
 	t/integration/milter_checks.py \
 	t/integration/milter_content.py \
 	t/integration/policy_admin.py \
-	t/integration/policy_alerts.py
+	t/integration/policy_alerts.py \
+	t/integration/policy_rbl.py
 EXTRA_DIST += \
 	t/tsan.supp \
 	t/integration/mpptest/__init__.py \
@@ -80,7 +81,8 @@ EXTRA_DIST += \
 	t/integration/milter_checks.py \
 	t/integration/milter_content.py \
 	t/integration/policy_admin.py \
-	t/integration/policy_alerts.py
+	t/integration/policy_alerts.py \
+	t/integration/policy_rbl.py
 
 # Fuzz targets; their corpora replay in make check.
 include t/fuzz/local.mk
