@@ -9,12 +9,12 @@
 # reproducers there too (remove them by hand); copy the interesting ones into
 # t/fuzz/corpus/NAME/.
 # A new target: add NAME to FUZZ_TARGETS, a NAME_replay program and a NAME_fuzz rule below.
-FUZZ_TARGETS = config address greylist_journal policy_request header_decode
+FUZZ_TARGETS = config address greylist_journal policy_request header_decode dns_packet
 
 check_PROGRAMS += t/fuzz/config_replay t/fuzz/address_replay t/fuzz/greylist_journal_replay \
-	t/fuzz/policy_request_replay t/fuzz/header_decode_replay
+	t/fuzz/policy_request_replay t/fuzz/header_decode_replay t/fuzz/dns_packet_replay
 TESTS += t/fuzz/config_replay t/fuzz/address_replay t/fuzz/greylist_journal_replay \
-	t/fuzz/policy_request_replay t/fuzz/header_decode_replay
+	t/fuzz/policy_request_replay t/fuzz/header_decode_replay t/fuzz/dns_packet_replay
 EXTRA_DIST += t/fuzz/corpus
 
 t_fuzz_config_replay_SOURCES = t/fuzz/config_fuzz.cc t/fuzz/replay_main.cc
@@ -36,6 +36,10 @@ t_fuzz_policy_request_replay_LDADD = $(POLICY_LIBS)
 t_fuzz_header_decode_replay_SOURCES = t/fuzz/header_decode_fuzz.cc t/fuzz/replay_main.cc
 t_fuzz_header_decode_replay_CPPFLAGS = $(AM_CPPFLAGS) -DMPP_FUZZ_CORPUS='"header_decode"' -DMPP_FUZZ_SRCDIR='"$(abs_top_srcdir)"'
 t_fuzz_header_decode_replay_LDADD = $(ENGINES_LIBS)
+
+t_fuzz_dns_packet_replay_SOURCES = t/fuzz/dns_packet_fuzz.cc t/fuzz/replay_main.cc
+t_fuzz_dns_packet_replay_CPPFLAGS = $(AM_CPPFLAGS) -DMPP_FUZZ_CORPUS='"dns_packet"' -DMPP_FUZZ_SRCDIR='"$(abs_top_srcdir)"'
+t_fuzz_dns_packet_replay_LDADD = $(MPP_LIB_LIBS)
 
 # The fuzzers proper: clang only, outside automake's compiler choice.
 FUZZ_CXX = clang++
@@ -82,8 +86,14 @@ t/fuzz/header_decode_fuzz: $(srcdir)/t/fuzz/header_decode_fuzz.cc $(FUZZ_HEADER_
 	  -o $@ $(srcdir)/t/fuzz/header_decode_fuzz.cc $(FUZZ_HEADER_DECODE_SRC) $(FUZZ_LIBS) \
 	  $(GMIME_LIBS)
 
+FUZZ_DNS_PACKET_SRC = $(srcdir)/lib/dns_packet.cc
+
+t/fuzz/dns_packet_fuzz: $(srcdir)/t/fuzz/dns_packet_fuzz.cc $(FUZZ_DNS_PACKET_SRC)
+	$(AM_V_GEN)$(MKDIR_P) t/fuzz && $(FUZZ_CXX) $(FUZZ_CXXFLAGS) $(FUZZ_CPPFLAGS) -o $@ \
+	  $(srcdir)/t/fuzz/dns_packet_fuzz.cc $(FUZZ_DNS_PACKET_SRC)
+
 fuzz: t/fuzz/config_fuzz t/fuzz/address_fuzz t/fuzz/greylist_journal_fuzz t/fuzz/policy_request_fuzz \
-	t/fuzz/header_decode_fuzz
+	t/fuzz/header_decode_fuzz t/fuzz/dns_packet_fuzz
 
 fuzz-run: fuzz
 	@for t in $(FUZZ_TARGETS); do \
@@ -94,6 +104,6 @@ fuzz-run: fuzz
 	done
 
 CLEANFILES += t/fuzz/config_fuzz t/fuzz/address_fuzz t/fuzz/greylist_journal_fuzz \
-	t/fuzz/policy_request_fuzz t/fuzz/header_decode_fuzz
+	t/fuzz/policy_request_fuzz t/fuzz/header_decode_fuzz t/fuzz/dns_packet_fuzz
 
 .PHONY: fuzz fuzz-run
