@@ -224,7 +224,8 @@ struct Resolver::Impl {
         }
         if (stop) {
             while (!self->inflight.empty())
-                self->finish(self->inflight.begin()->second.get(), Answer{}, std::chrono::seconds(0));
+                self->finish(self->inflight.begin()->second.get(), Answer{},
+                             std::chrono::seconds(0));
             event_base_loopbreak(self->base.get());
         }
     }

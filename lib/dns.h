@@ -81,7 +81,8 @@ public:
                 std::chrono::milliseconds timeout = std::chrono::milliseconds(0));
 
     // Issues every question at once (each with its own timeout) and waits for all answers or
-    // until `wait` has passed; questions unanswered by then get Status::timeout. Answers in the order of `questions`.
+    // until `wait` has passed; questions unanswered by then get Status::timeout. Answers in
+    // the order of `questions`.
     std::vector<Answer> lookup_all(const std::vector<Question>& questions,
                                    std::chrono::milliseconds wait);
 

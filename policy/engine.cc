@@ -203,7 +203,8 @@ Verdict Engine::run(const config::Config& cfg, const Transaction& t, bool dry_ru
             r.step("rbl", "skip", "RBL lookups are not available");
         } else {
             rbl = hooks_.rbl(cfg, g, t);
-            for (auto& s : rbl.steps) r.step(std::move(s.check), std::move(s.result), std::move(s.detail));
+            for (auto& s : rbl.steps)
+                r.step(std::move(s.check), std::move(s.result), std::move(s.detail));
             if (rbl.reject) {
                 Verdict v = r.decide(Action::reject, Condition::rbl, "rbl", rbl.reason);
                 v.score = rbl.score;

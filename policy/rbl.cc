@@ -187,8 +187,8 @@ RblOutcome RblChecker::check(const config::Config& cfg, const config::GroupCfg& 
                 out.steps.push_back({check, "error", "query refused by the list (" + code + ")"});
                 break;
             case RblMatch::none:
-                out.steps.push_back({check, "pass", questions[q].name + " answers " + a.records.front() +
-                                                        ", not in answers"});
+                out.steps.push_back({check, "pass", questions[q].name + " answers " +
+                                                        a.records.front() + ", not in answers"});
                 break;
         }
     }

@@ -38,10 +38,10 @@ bool dotted_quad(const std::string& s) {
 }
 
 void parse(std::string_view packet, mpp::dns::Type type) {
-    std::uint16_t id = packet.size() >= 2
-                           ? static_cast<std::uint16_t>((static_cast<std::uint8_t>(packet[0]) << 8) |
-                                                        static_cast<std::uint8_t>(packet[1]))
-                           : 0;
+    std::uint16_t id = 0;
+    if (packet.size() >= 2)
+        id = static_cast<std::uint16_t>((static_cast<std::uint8_t>(packet[0]) << 8) |
+                                        static_cast<std::uint8_t>(packet[1]));
     std::string query;
     check(mpp::dns::build_query("2.0.0.127.rbl.example", type, id, query));
     std::string error;

@@ -6,7 +6,9 @@
 namespace mpp::dns {
 namespace {
 
-std::string bytes(std::initializer_list<unsigned char> b) { return std::string(b.begin(), b.end()); }
+std::string bytes(std::initializer_list<unsigned char> b) {
+    return std::string(b.begin(), b.end());
+}
 std::string u16(unsigned v) { return {char(v >> 8), char(v & 0xff)}; }
 std::string u32(unsigned v) { return u16(v >> 16) + u16(v & 0xffff); }
 
@@ -26,8 +28,9 @@ TEST(DnsPacket, BuildsAQuery) {
     std::string q;
     ASSERT_TRUE(build_query("2.0.0.127.zen.example.", Type::a, 0x1234, q));
     EXPECT_EQ(q.substr(0, 12), std::string("\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00", 12));
-    EXPECT_EQ(q.substr(12), std::string("\x01" "2\x01" "0\x01" "0\x03" "127\x03zen\x07" "example\x00"
-                                        "\x00\x01\x00\x01", 27));
+    EXPECT_EQ(q.substr(12),
+              std::string("\x01" "2\x01" "0\x01" "0\x03" "127\x03zen\x07" "example\x00"
+                          "\x00\x01\x00\x01", 27));
 }
 
 TEST(DnsPacket, RefusesBadNames) {
@@ -98,7 +101,8 @@ TEST(DnsPacket, RefusesForeignOrBrokenPackets) {
     for (std::size_t n = 0; n < good.size(); ++n)
         EXPECT_FALSE(parse_response(good.substr(0, n), q, nullptr)) << n;
     // A bad A length, a TXT string running past its record.
-    EXPECT_FALSE(parse_response(response(q, 0x8180, 1, 0, rr(1, 10, bytes({127, 0, 2}))), q, nullptr));
+    EXPECT_FALSE(
+        parse_response(response(q, 0x8180, 1, 0, rr(1, 10, bytes({127, 0, 2}))), q, nullptr));
     std::string tq;
     build_query("x.rbl.example", Type::txt, 9, tq);
     EXPECT_FALSE(parse_response(response(tq, 0x8180, 1, 0, rr(16, 10, "\x09short")), tq, nullptr));

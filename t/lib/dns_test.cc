@@ -110,7 +110,8 @@ TEST_F(DnsTest, CacheIsBounded) {
 TEST_F(DnsTest, ParallelQueriesAllAnswered) {
     auto r = make();
     std::vector<Question> qs;
-    for (int i = 0; i < 200; ++i) qs.push_back({std::to_string(i) + ".9.0.127.rbl.example", Type::a});
+    for (int i = 0; i < 200; ++i)
+        qs.push_back({std::to_string(i) + ".9.0.127.rbl.example", Type::a});
     qs.push_back({"2.0.0.127.rbl.example", Type::a});
     auto start = std::chrono::steady_clock::now();
     auto answers = r->lookup_all(qs, 3s);

@@ -45,6 +45,11 @@ const char* kConfig = R"X(
   <group name="default"/>
 )X";
 
+// A transaction from `client` to a recipient of the group "strict".
+Transaction to_strict(const std::string& client) {
+    return tx(client, "a@b.example", "x@strict.example");
+}
+
 dns::Answer answer(dns::Status s, std::vector<std::string> records = {}) {
     dns::Answer a;
     a.status = s;
@@ -126,9 +131,9 @@ struct RblCheck : ::testing::Test {
 };
 
 TEST_F(RblCheck, ScoresSumAndRejectAtRefusesWithTheTxtReason) {
-    dns.table["9.2.0.198.zen.example"] = answer(dns::Status::ok, {"127.0.0.2"});
-    dns.table["txt:9.2.0.198.zen.example"] = answer(dns::Status::ok, {"Listed at zen, see url"});
-    auto o = checker.check(*cfg, group("strict"), tx("198.0.2.9", "a@b.example", "x@strict.example"));
+    dns.table["9.100.51.198.zen.example"] = answer(dns::Status::ok, {"127.0.0.2"});
+    dns.table["txt:9.100.51.198.zen.example"] = answer(dns::Status::ok, {"Listed at zen, see url"});
+    auto o = checker.check(*cfg, group("strict"), to_strict("198.51.100.9"));
     EXPECT_TRUE(o.reject);
     EXPECT_EQ(o.reason, "Listed at zen, see url");
     EXPECT_EQ(o.score, 6);
@@ -140,32 +145,33 @@ TEST_F(RblCheck, ScoresSumAndRejectAtRefusesWithTheTxtReason) {
 }
 
 TEST_F(RblCheck, BelowRejectAtOnlyScoresAndAllowListsSubtract) {
-    dns.table["9.2.0.198.zen.example"] = answer(dns::Status::ok, {"127.0.0.2"});
-    dns.table["9.2.0.198.wl.example"] = answer(dns::Status::ok, {"127.0.0.10"});
-    auto o = checker.check(*cfg, group("strict"), tx("198.0.2.9", "a@b.example", "x@strict.example"));
+    dns.table["9.100.51.198.zen.example"] = answer(dns::Status::ok, {"127.0.0.2"});
+    dns.table["9.100.51.198.wl.example"] = answer(dns::Status::ok, {"127.0.0.10"});
+    auto o = checker.check(*cfg, group("strict"), to_strict("198.51.100.9"));
     EXPECT_FALSE(o.reject);
     EXPECT_EQ(o.score, 3);
     EXPECT_EQ(o.checks, "rbl:zen(6) rbl:allow(-3)");
     EXPECT_EQ(dns.calls.size(), 1u);  // no TXT without a refusal
     // Two lists adding up to reject-at refuse; without a TXT record the reason names the zone.
-    dns.table.erase("9.2.0.198.wl.example");
-    dns.table["9.2.0.198.zen.example"] = answer(dns::Status::ok, {"127.0.0.4"});
+    dns.table.erase("9.100.51.198.wl.example");
+    dns.table["9.100.51.198.zen.example"] = answer(dns::Status::ok, {"127.0.0.4"});
     cfg = load(std::string(kConfig).replace(std::string(kConfig).find("score=\"6\""), 9,
                                              "score=\"4\""));
-    dns.table["9.2.0.198.small.example"] = answer(dns::Status::ok, {"127.0.0.2"});
-    o = checker.check(*cfg, group("strict"), tx("198.0.2.9", "a@b.example", "x@strict.example"));
+    dns.table["9.100.51.198.small.example"] = answer(dns::Status::ok, {"127.0.0.2"});
+    o = checker.check(*cfg, group("strict"), to_strict("198.51.100.9"));
     EXPECT_TRUE(o.reject);
     EXPECT_EQ(o.score, 6);
     EXPECT_EQ(o.reason, "listed by zen.example (127.0.0.4)");
 }
 
 TEST_F(RblCheck, RefusalAnswersNeverCountAndAreLoggedOncePerHour) {
-    auto log_file = std::filesystem::temp_directory_path() / ("mpp-rbl-test-" + std::to_string(::getpid()) + ".log");
+    auto log_file = std::filesystem::temp_directory_path() /
+                    ("mpp-rbl-test-" + std::to_string(::getpid()) + ".log");
     log::Options lo;
     lo.file = log_file.string();
     log::configure(lo);
-    dns.table["9.2.0.198.zen.example"] = answer(dns::Status::ok, {"127.255.255.254"});
-    auto t = tx("198.0.2.9", "a@b.example", "x@strict.example");
+    dns.table["9.100.51.198.zen.example"] = answer(dns::Status::ok, {"127.255.255.254"});
+    auto t = to_strict("198.51.100.9");
     for (int i = 0; i < 3; ++i) {
         auto o = checker.check(*cfg, group("strict"), t);
         EXPECT_FALSE(o.reject);
@@ -188,15 +194,15 @@ TEST_F(RblCheck, RefusalAnswersNeverCountAndAreLoggedOncePerHour) {
 
 TEST_F(RblCheck, ExemptAndFailuresAreNotListings) {
     dns.table["5.2.0.192.zen.example"] = answer(dns::Status::ok, {"127.0.0.2"});
-    auto o = checker.check(*cfg, group("strict"), tx("192.0.2.5", "a@b.example", "x@strict.example"));
+    auto o = checker.check(*cfg, group("strict"), to_strict("192.0.2.5"));
     EXPECT_FALSE(o.reject);
     EXPECT_TRUE(dns.calls.empty());  // relays are exempt: nothing asked
     ASSERT_FALSE(o.steps.empty());
     EXPECT_EQ(o.steps[0].result, "exempt");
     auto errors = metrics::get("rbl-errors").get();
-    dns.table["9.2.0.198.zen.example"] = answer(dns::Status::timeout);
-    dns.table["9.2.0.198.small.example"] = answer(dns::Status::busy);
-    o = checker.check(*cfg, group("strict"), tx("198.0.2.9", "a@b.example", "x@strict.example"));
+    dns.table["9.100.51.198.zen.example"] = answer(dns::Status::timeout);
+    dns.table["9.100.51.198.small.example"] = answer(dns::Status::busy);
+    o = checker.check(*cfg, group("strict"), to_strict("198.51.100.9"));
     EXPECT_FALSE(o.reject);
     EXPECT_EQ(o.score, 0);
     EXPECT_EQ(metrics::get("rbl-errors").get(), errors + 2);
@@ -205,7 +211,7 @@ TEST_F(RblCheck, ExemptAndFailuresAreNotListings) {
 TEST_F(RblCheck, DomainListsUseSenderDomainAndHelo) {
     dns.table["spam.example.dbl.example"] = answer(dns::Status::ok, {"127.0.1.2"});
     dns.table["mx.spam.example.helo.example"] = answer(dns::Status::ok, {"127.0.0.2"});
-    auto t = tx("198.0.2.9", "x@spam.example", "a@score.example");
+    auto t = tx("198.51.100.9", "x@spam.example", "a@score.example");
     t.helo = "mx.spam.example";
     auto o = checker.check(*cfg, group("scoring"), t);
     EXPECT_FALSE(o.reject);  // no reject-at: only scores
@@ -223,24 +229,24 @@ TEST(RblEngine, SeamRefusesAtRcptAndCarriesTheScore) {
         return checker.check(c, g, t);
     };
     Engine engine(load(kConfig), clock, state, hooks);
-    dns.table["9.2.0.198.zen.example"] = answer(dns::Status::ok, {"127.0.0.2"});
-    dns.table["txt:9.2.0.198.zen.example"] = answer(dns::Status::ok, {"Listed, see url"});
-    Verdict v = engine.evaluate(tx("198.0.2.9", "a@b.example", "x@strict.example"));
+    dns.table["9.100.51.198.zen.example"] = answer(dns::Status::ok, {"127.0.0.2"});
+    dns.table["txt:9.100.51.198.zen.example"] = answer(dns::Status::ok, {"Listed, see url"});
+    Verdict v = engine.evaluate(to_strict("198.51.100.9"));
     EXPECT_EQ(v.action, Action::reject);
     EXPECT_EQ(v.code, 554);
     EXPECT_EQ(v.text, "Blocked: Listed, see url");
     EXPECT_EQ(v.check, "rbl");
-    v = engine.evaluate(tx("198.0.2.9", "a@b.example", "x@score.example"));
+    v = engine.evaluate(tx("198.51.100.9", "a@b.example", "x@score.example"));
     EXPECT_EQ(v.action, Action::none);
     EXPECT_EQ(v.score, 6);
     EXPECT_EQ(v.checks, "rbl:zen(6)");
     // Explain shows the RBL steps; the group without <rbl use> asks nothing.
-    auto e = engine.explain(tx("198.0.2.9", "a@b.example", "x@score.example"));
+    auto e = engine.explain(tx("198.51.100.9", "a@b.example", "x@score.example"));
     bool saw = false;
     for (const auto& s : e.steps) saw |= s.check == "rbl:zen" && s.result == "hit";
     EXPECT_TRUE(saw);
     auto calls = dns.calls.size();
-    EXPECT_EQ(engine.evaluate(tx("198.0.2.9", "a@b.example", "x@other.example")).action,
+    EXPECT_EQ(engine.evaluate(tx("198.51.100.9", "a@b.example", "x@other.example")).action,
               Action::none);
     EXPECT_EQ(dns.calls.size(), calls);
 }
@@ -250,10 +256,11 @@ TEST(RblUnbound, RealResolverAgainstUnbound) {
     mpp::testing::UnboundServer server;
     ASSERT_TRUE(server.start({
         "local-zone: \"zen.example.\" static",
-        "local-data: \"9.2.0.198.zen.example. 300 IN A 127.0.0.2\"",
-        "local-data: '9.2.0.198.zen.example. 300 IN TXT \"Listed in zen: see url\"'",
-        "local-data: \"8.2.0.198.zen.example. 300 IN A 127.255.255.254\"",
-        "local-data: \"1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.zen.example. "
+        "local-data: \"9.100.51.198.zen.example. 300 IN A 127.0.0.2\"",
+        "local-data: '9.100.51.198.zen.example. 300 IN TXT \"Listed in zen: see url\"'",
+        "local-data: \"8.100.51.198.zen.example. 300 IN A 127.255.255.254\"",
+        "local-data: \"1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0."
+        "8.b.d.0.1.0.0.2.zen.example. "
         "300 IN A 127.0.0.2\"",
     })) << server.log();
     FakeClock clock;
@@ -269,15 +276,15 @@ TEST(RblUnbound, RealResolverAgainstUnbound) {
         clock);
     auto cfg = load(kConfig);
     const config::GroupCfg* strict = &cfg->groups[0];
-    auto listed = checker.check(*cfg, *strict, tx("198.0.2.9", "a@b.example", "x@strict.example"));
+    auto listed = checker.check(*cfg, *strict, to_strict("198.51.100.9"));
     EXPECT_TRUE(listed.reject);
     EXPECT_EQ(listed.reason, "Listed in zen: see url");
-    auto v6 = checker.check(*cfg, *strict, tx("2001:db8::1", "a@b.example", "x@strict.example"));
+    auto v6 = checker.check(*cfg, *strict, to_strict("2001:db8::1"));
     EXPECT_TRUE(v6.reject);
     EXPECT_EQ(v6.reason, "listed by zen.example (127.0.0.2)");  // no TXT for it
-    auto refused = checker.check(*cfg, *strict, tx("198.0.2.8", "a@b.example", "x@strict.example"));
+    auto refused = checker.check(*cfg, *strict, to_strict("198.51.100.8"));
     EXPECT_FALSE(refused.reject);
-    auto clean = checker.check(*cfg, *strict, tx("198.0.2.7", "a@b.example", "x@strict.example"));
+    auto clean = checker.check(*cfg, *strict, to_strict("198.51.100.7"));
     EXPECT_FALSE(clean.reject);
     EXPECT_EQ(clean.score, 0);
 }
