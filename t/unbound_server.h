@@ -55,8 +55,9 @@ public:
     bool start(const std::vector<std::string>& zone_lines) {
         if (!available()) return false;
         if (dir_.empty()) {
-            char tmpl[] = "/tmp/mpp-unbound-XXXXXX";
-            if (!::mkdtemp(tmpl)) return false;
+            std::string tmpl =
+                (std::filesystem::temp_directory_path() / "mpp-unbound-XXXXXX").string();
+            if (!::mkdtemp(tmpl.data())) return false;
             dir_ = tmpl;
         }
         if (!port_) port_ = free_udp_port();
