@@ -8,7 +8,8 @@ without one, and answers 127.255.255.254 ("query refused") for 198.51.100.8. mpp
 its score answers a policy request from the listed client with 550 5.7.1 and the TXT reason,
 from the IPv6 client with 550 naming the zone, from an unlisted client DUNNO, and from the
 refused one DUNNO with one warning in the log. With unbound stopped a request from a new client
-is answered DUNNO within the DNS timeout (a DNS outage refuses nothing).
+is answered DUNNO within the DNS timeout (a DNS outage refuses nothing). With the policy
+server off, the milter refuses the listed client at RCPT with the same reply.
 
 Run alone: MPP_TOP_BUILDDIR=<build dir> MPP_TOP_SRCDIR=<source dir> python3 policy_rbl.py
 """
@@ -142,6 +143,46 @@ def main(t):
     log = mpptest.read_file(d.logfile)
     t.eq(len(re.findall(r"rbl: rbl\.test refused the query", log)), 1,
          "the refusal is logged once, not per request")
+
+    # The milter runs the same checks when the policy server is off.
+    t.eq(d.stop(), 0, "mppd stops for the milter run")
+    t.write(d.conf, d.config(extra=extra, policy_attrs=' enabled="no"'))
+    p = d.start()
+    if not t.ok(d.wait_ready(), "mppd starts with the policy server off",
+                lambda: "exit %r\n%s" % (p.poll(), mpptest.read_file(t.path("mppd.err")))):
+        return
+    c = mpptest.MilterClient(mpptest.LOOPBACK, d.milter_port)
+    try:
+        c.negotiate()
+        c.connect("listed.example", "198.51.100.7")
+        c.helo("listed.example")
+        c.mail(SENDER, "RBL1")
+        r = c.rcpt(RCPT, "RBL1")
+        text = r[1].decode(errors="replace") if r else ""
+        t.ok(r is not None and r[0] == "y" and text.startswith("550 5.7.1 ") and TXT in text,
+             "the milter refuses a listed client at RCPT with the TXT reason", repr(r))
+        c.abort()
+    finally:
+        c.close()
+    c = mpptest.MilterClient(mpptest.LOOPBACK, d.milter_port)
+    try:
+        c.negotiate()
+        c.connect("clean.example", "198.51.100.9")
+        c.helo("clean.example")
+        c.mail(SENDER, "RBL2")
+        r = c.rcpt(RCPT, "RBL2")
+        t.ok(r is not None and r[0] == "c", "the milter accepts an unlisted client", repr(r))
+        c.abort()
+    finally:
+        c.close()
+    t.eq(d.stop(), 0, "mppd stops after the milter run")
+    t.write(d.conf, d.config(extra=extra))
+    p = d.start()
+    if not t.ok(d.wait_ready(), "mppd starts again with the policy server",
+                lambda: "exit %r\n%s" % (p.poll(), mpptest.read_file(t.path("mppd.err")))):
+        return
+    t.like(policy_request(d.policy_port, "198.51.100.7", "i8"), r"^550 5\.7\.1 ",
+           "the listed client is refused again (and is now in the new resolver's cache)")
 
     t.stop_proc(next(x for x in t.procs if x.name == "unbound"))
     start = time.monotonic()
