@@ -76,7 +76,7 @@ struct Engine::Run {
 
     // A refusal or acceptance; `shadow`: logged and counted, not enforced.
     Verdict decide(Action action, Condition cond, std::string check, std::string reason,
-                   bool shadow = false, std::string delay = "") const {
+                   bool shadow = false, std::string delay = "", std::string rbl = "") const {
         Verdict v;
         v.action = action;
         v.check = std::move(check);
@@ -89,7 +89,7 @@ struct Engine::Run {
             std::string text = r ? r->text
                                : reject ? "Message rejected: %REASON%"
                                         : "Please try again later: %REASON%";
-            v.text = expand_reply(text, t, group->name, v.check, v.reason, delay);
+            v.text = expand_reply(text, t, group->name, v.check, v.reason, delay, rbl);
         }
         if (shadow) {
             v.shadow = true;
@@ -206,7 +206,12 @@ Verdict Engine::run(const config::Config& cfg, const Transaction& t, bool dry_ru
             for (auto& s : rbl.steps)
                 r.step(std::move(s.check), std::move(s.result), std::move(s.detail));
             if (rbl.reject) {
-                Verdict v = r.decide(Action::reject, Condition::rbl, "rbl", rbl.reason);
+                std::string names;  // %RBL%: the listing RBLs
+                for (const auto& l : rbl.listings)
+                    if (("," + names + ",").find("," + l.rbl + ",") == std::string::npos)
+                        names += (names.empty() ? "" : ",") + l.rbl;
+                Verdict v = r.decide(Action::reject, Condition::rbl, "rbl", rbl.reason, false, "",
+                                     names);
                 v.score = rbl.score;
                 v.checks = rbl.checks;
                 return v;

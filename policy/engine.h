@@ -156,7 +156,7 @@ const config::ReplyCfg* find_reply(const config::Config&, const config::GroupCfg
 // separated by '\n', trimmed, blank ones dropped.
 std::string expand_reply(const std::string& text, const Transaction&, const std::string& group,
                          const std::string& check, const std::string& reason,
-                         const std::string& delay = "");
+                         const std::string& delay = "", const std::string& rbl = "");
 
 // The Postfix-style decision line (without the queue id, which the logger adds).
 std::string decision_line(const Transaction&, const std::string& group, const Verdict&);

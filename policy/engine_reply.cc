@@ -35,7 +35,7 @@ const config::ReplyCfg* find_reply(const config::Config& cfg, const config::Grou
 
 std::string expand_reply(const std::string& text, const Transaction& t, const std::string& group,
                          const std::string& check, const std::string& reason,
-                         const std::string& delay) {
+                         const std::string& delay, const std::string& rbl) {
     std::string out = tmpl::expand(text, [&](std::string_view name) -> std::optional<std::string> {
         if (name == "GROUP") return clean(group);
         if (name == "REASON") return clean(reason);
@@ -47,7 +47,8 @@ std::string expand_reply(const std::string& text, const Transaction& t, const st
         if (name == "RECIPIENT") return clean(t.recipient);
         if (name == "CHECK") return clean(check);
         if (name == "DELAY") return clean(delay);
-        return std::string();  // SCORE VIRUS RBL: not known at RCPT
+        if (name == "RBL") return clean(rbl);
+        return std::string();  // SCORE VIRUS: not known at RCPT
     });
     // One line per template line, each trimmed, blank ones dropped (XML indentation).
     std::string lines;

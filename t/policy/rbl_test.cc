@@ -36,7 +36,7 @@ const char* kConfig = R"X(
   <group name="strict">
     <match recipient-domain="strict.example"/>
     <rbl use="zen small allow" reject-at="6" exempt="relays"/>
-    <reject on="rbl" code="554" dsn="5.7.1">Blocked: %REASON%</reject>
+    <reject on="rbl" code="554" dsn="5.7.1">Blocked: %REASON% (%RBL%)</reject>
   </group>
   <group name="scoring">
     <match recipient-domain="score.example"/>
@@ -234,7 +234,7 @@ TEST(RblEngine, SeamRefusesAtRcptAndCarriesTheScore) {
     Verdict v = engine.evaluate(to_strict("198.51.100.9"));
     EXPECT_EQ(v.action, Action::reject);
     EXPECT_EQ(v.code, 554);
-    EXPECT_EQ(v.text, "Blocked: Listed, see url");
+    EXPECT_EQ(v.text, "Blocked: Listed, see url (zen)");  // %RBL%: the listing RBLs
     EXPECT_EQ(v.check, "rbl");
     v = engine.evaluate(tx("198.51.100.9", "a@b.example", "x@score.example"));
     EXPECT_EQ(v.action, Action::none);
