@@ -74,6 +74,7 @@ EXTRA_DIST += \
 	t/integration/mpptest/mppd.py \
 	t/integration/mpptest/milterclient.py \
 	t/integration/mpptest/smtp.py \
+	t/integration/mpptest/policy.py \
 	t/integration/daemon_lifecycle.py \
 	t/integration/graceful_stop.py \
 	t/integration/postfix_policy.py \

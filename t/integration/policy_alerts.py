@@ -19,12 +19,12 @@ Run alone: MPP_TOP_BUILDDIR=<build dir> MPP_TOP_SRCDIR=<source dir> python3 poli
 
 import os
 import re
-import socket
 import sys
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mpptest  # noqa: E402
+from mpptest.policy import policy_request as ask_policy  # noqa: E402
 
 FROM = "mppd-alerts@gw.example"
 ALERT_TO = "abuse@example.net"
@@ -47,22 +47,7 @@ def alerts_sendmail(program):
 
 def policy_request(port, client, instance):
     """One Postfix policy request (RCPT stage); returns the action value."""
-    attrs = [("request", "smtpd_access_policy"), ("protocol_state", "RCPT"),
-             ("protocol_name", "ESMTP"), ("client_address", client),
-             ("client_name", "unknown"), ("helo_name", "mx.example.org"),
-             ("sender", "sender@example.org"), ("recipient", "user@example.net"),
-             ("recipient_count", "0"), ("queue_id", ""), ("instance", instance), ("size", "0")]
-    data = "".join("%s=%s\n" % kv for kv in attrs) + "\n"
-    with socket.create_connection((mpptest.LOOPBACK, port), timeout=REPLY_TIMEOUT) as s:
-        s.sendall(data.encode())
-        reply = b""
-        while not reply.endswith(b"\n\n"):
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            reply += chunk
-    text = reply.decode(errors="replace").strip()
-    return text[len("action="):] if text.startswith("action=") else text
+    return ask_policy(port, client, instance, timeout=REPLY_TIMEOUT)
 
 
 def header(msg, name):

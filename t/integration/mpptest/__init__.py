@@ -35,6 +35,7 @@ Every public name lives in one module of this package, by concern, and is re-exp
 - smtp (imported as a module: `from mpptest.smtp import Session, transaction, ...`): SMTP
   sessions that pretend a client with XCLIENT, one-call transactions, test messages, expect(),
   by_msgid() and header() for delivered messages.
+- policy (imported as a module): policy_request(), one policy request as Postfix sends it.
 """
 
 from .env import (KEEP_TMP, LOOPBACK, REQUIRE, TOP_BUILDDIR, TOP_SRCDIR, build_path, find_tool,
