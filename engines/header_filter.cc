@@ -12,6 +12,7 @@
 
 #include "lib/log.h"
 #include "lib/metrics.h"
+#include "lib/utf8.h"
 #include "policy/lists.h"
 
 namespace mpp::engines {
@@ -38,15 +39,6 @@ bool needs_decoding(std::string_view v) {
     if (v.find("=?") != std::string_view::npos) return true;
     return std::any_of(v.begin(), v.end(),
                        [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
-}
-
-// `s` cut to at most `max` bytes, never inside a UTF-8 sequence.
-std::string cut_utf8(std::string s, std::size_t max) {
-    if (s.size() <= max) return s;
-    std::size_t n = max;
-    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-    s.resize(n);
-    return s;
 }
 
 std::string_view action_word(config::HeaderAction a) {

@@ -18,6 +18,7 @@ lib_libmpp_a_SOURCES = \
 	lib/quote.h lib/quote.cc \
 	lib/log.h lib/log.cc \
 	lib/units.h lib/units.cc \
+	lib/utf8.h \
 	lib/cidr.h lib/cidr.cc \
 	lib/address.h lib/address.cc \
 	lib/socket_spec.h lib/socket_spec.cc \

@@ -35,6 +35,7 @@
 #include <mutex>
 
 #include "lib/fd.h"
+#include "lib/utf8.h"
 
 namespace mpp::log {
 namespace {
@@ -92,9 +93,7 @@ std::string clean(std::string_view text) {
         }
     }
     if (!stopped && out.size() <= kMaxText) return out;
-    std::size_t cut = fit;
-    while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
-    out.resize(cut);
+    out = cut_utf8(std::move(out), fit);
     out += "...";
     return out;
 }

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <optional>
 
+#include "lib/utf8.h"
+
 namespace mpp::policy {
 namespace {
 
@@ -85,14 +87,6 @@ std::string lower_text(std::string_view s) {
     std::string out(s);
     for (char& c : out) c = lower(c);
     return out;
-}
-
-std::string cut_utf8(std::string s, std::size_t max) {
-    if (s.size() <= max) return s;
-    std::size_t n = max;
-    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-    s.resize(n);
-    return s;
 }
 
 }  // namespace
