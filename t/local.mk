@@ -32,7 +32,8 @@ t_lib_tests_SOURCES = \
 	t/lib/log_test.cc \
 	t/lib/dns_packet_test.cc \
 	t/lib/dns_test.cc \
-	t/unbound_server.h
+	t/unbound_server.h \
+	t/temp_dir.h
 t_lib_tests_LDADD = t/libgtesttap.a $(MPP_LIB_LIBS) $(GTEST_LDADD)
 
 # milter/ unit tests (the daemon's parts that run without an MTA)

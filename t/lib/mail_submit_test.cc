@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "lib/fd.h"
+#include "t/temp_dir.h"
 
 namespace {
 
@@ -35,25 +36,10 @@ using mpp::mail::SmtpOptions;
 using mpp::mail::submit_sendmail;
 using mpp::mail::submit_smtp;
 
-struct TempDir {
-    std::string path;
-    TempDir() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "mpp-mail-XXXXXX").string();
-        path = ::mkdtemp(tmpl.data()) ? tmpl : "";
-    }
-    ~TempDir() {
-        std::error_code ec;
-        if (!path.empty()) std::filesystem::remove_all(path, ec);
-    }
-    std::string operator/(const std::string& name) const { return path + "/" + name; }
-};
+using mpp::testing::TempDir;
 
-std::string read(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
+// The file's contents.
+std::string read(const std::string& path) { return mpp::testing::read_file(path); }
 
 // An executable /bin/sh script at `path`.
 std::string script(const std::string& path, const std::string& body) {
@@ -81,7 +67,7 @@ Message message() {
 }
 
 TEST(MailSubmit, SendmailGetsTheArgumentVectorAndTheMessage) {
-    TempDir d;
+    TempDir d("mpp-mail");
     SendmailOptions o;
     o.program = recorder(d);
     auto r = submit_sendmail(message(), o);
@@ -93,7 +79,7 @@ TEST(MailSubmit, SendmailGetsTheArgumentVectorAndTheMessage) {
 }
 
 TEST(MailSubmit, NullSenderIsAngleBrackets) {
-    TempDir d;
+    TempDir d("mpp-mail");
     Message m = message();
     m.sender = "";
     SendmailOptions o;
@@ -104,7 +90,7 @@ TEST(MailSubmit, NullSenderIsAngleBrackets) {
 }
 
 TEST(MailSubmit, FailingExitStatusAndItsFirstStderrLine) {
-    TempDir d;
+    TempDir d("mpp-mail");
     SendmailOptions o;
     o.program = script(d / "sendmail", "cat >/dev/null\n"
                                        "echo '' >&2\n"
@@ -115,7 +101,7 @@ TEST(MailSubmit, FailingExitStatusAndItsFirstStderrLine) {
 }
 
 TEST(MailSubmit, KilledBySignal) {
-    TempDir d;
+    TempDir d("mpp-mail");
     SendmailOptions o;
     o.program = script(d / "sendmail", "cat >/dev/null\nkill -TERM $$\n");
     auto r = submit_sendmail(message(), o);
@@ -123,7 +109,7 @@ TEST(MailSubmit, KilledBySignal) {
 }
 
 TEST(MailSubmit, HungProgramIsKilledAndReapedAtTheTimeout) {
-    TempDir d;
+    TempDir d("mpp-mail");
     SendmailOptions o;
     o.program = script(d / "sendmail", "echo $$ > '" + d.path + "/pid'\nexec sleep 30\n");
     o.timeout = 400ms;
@@ -141,7 +127,7 @@ TEST(MailSubmit, HungProgramIsKilledAndReapedAtTheTimeout) {
 }
 
 TEST(MailSubmit, CancelStopsARunningProgram) {
-    TempDir d;
+    TempDir d("mpp-mail");
     SendmailOptions o;
     o.program = script(d / "sendmail", "exec sleep 30\n");
     std::atomic<bool> cancel{false};
@@ -167,7 +153,7 @@ TEST(MailSubmit, MissingProgram) {
 }
 
 TEST(MailSubmit, ProgramThatStopsReadingFails) {
-    TempDir d;
+    TempDir d("mpp-mail");
     SendmailOptions o;
     o.program = script(d / "sendmail", "exit 0\n");
     Message m = message();
@@ -185,7 +171,7 @@ unsigned long long mask(const std::string& status, const std::string& name) {
 }
 
 TEST(MailSubmit, ChildGetsDefaultSignalsWhenTheCallerBlocksAndIgnores) {
-    TempDir d;
+    TempDir d("mpp-mail");
     SendmailOptions o;
     // perl (essential on Debian) keeps the mask and SIGPIPE as it got them; a shell would not.
     o.program = d / "sendmail";
@@ -219,7 +205,7 @@ TEST(MailSubmit, ChildGetsDefaultSignalsWhenTheCallerBlocksAndIgnores) {
 }
 
 TEST(MailSubmit, BadEnvelopeRunsNothing) {
-    TempDir d;
+    TempDir d("mpp-mail");
     SendmailOptions o;
     o.program = recorder(d);
     Message m = message();

@@ -18,6 +18,7 @@
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "t/policy/policy_test_util.h"
+#include "t/temp_dir.h"
 
 namespace mpp::policy {
 namespace {
@@ -25,25 +26,10 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-struct TempDir {
-    std::string path;
-    TempDir() {
-        std::string tmpl = (fs::temp_directory_path() / "mpp-alerts-XXXXXX").string();
-        path = ::mkdtemp(tmpl.data()) ? tmpl : "";
-    }
-    ~TempDir() {
-        std::error_code ec;
-        if (!path.empty()) fs::remove_all(path, ec);
-    }
-    std::string operator/(const std::string& name) const { return path + "/" + name; }
-};
+using mpp::testing::TempDir;
 
-std::string read(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
+// The file's contents.
+std::string read(const std::string& path) { return mpp::testing::read_file(path); }
 
 // A sendmail that stores each run as DIR/out/N.argv and DIR/out/N.msg (N its pid); `before`
 // runs first.
@@ -182,7 +168,7 @@ TEST(Alerts, RecipientsAreTheRulesElseAlertsTo) {
     EXPECT_EQ(alert_recipients(alert("k"), cfg),
               std::vector<std::string>{"postmaster@example.org"});
 
-    TempDir d;
+    TempDir d("mpp-alerts");
     Fixture f(config_for(recorder(d, "sendmail")));
     f.sender.post(alert("192.0.2.1", "r1", {"abuse@example.net"}));
     f.sender.post(alert("192.0.2.1", "r2"));
@@ -196,7 +182,7 @@ TEST(Alerts, RecipientsAreTheRulesElseAlertsTo) {
 }
 
 TEST(Alerts, NoRecipientsAtAllIsAFailure) {
-    TempDir d;
+    TempDir d("mpp-alerts");
     Fixture f(config_for(recorder(d, "sendmail"), "to=\"\""));
     auto failed = metric("alerts-failed");
     f.sender.post(alert("192.0.2.1"));
@@ -206,7 +192,7 @@ TEST(Alerts, NoRecipientsAtAllIsAFailure) {
 }
 
 TEST(Alerts, RateLimitedPerGroupRuleAndKey) {
-    TempDir d;
+    TempDir d("mpp-alerts");
     Fixture f(config_for(recorder(d, "sendmail"), "min-interval=\"10m\""));
     auto limited = metric("alerts-rate-limited");
     auto sent = metric("alerts-sent");
@@ -234,7 +220,7 @@ TEST(Alerts, RateLimitedPerGroupRuleAndKey) {
 }
 
 TEST(Alerts, MinIntervalZeroSendsEveryAlert) {
-    TempDir d;
+    TempDir d("mpp-alerts");
     Fixture f(config_for(recorder(d, "sendmail"), "min-interval=\"0s\""));
     for (int i = 0; i < 3; ++i) f.sender.post(alert("192.0.2.1"));
     ASSERT_TRUE(f.sender.wait_idle(10s));
@@ -243,7 +229,7 @@ TEST(Alerts, MinIntervalZeroSendsEveryAlert) {
 }
 
 TEST(Alerts, RateTableIsBounded) {
-    TempDir d;
+    TempDir d("mpp-alerts");
     AlertSender::Options o;
     o.max_keys = 2;
     Fixture f(config_for(recorder(d, "sendmail")), o);
@@ -257,7 +243,7 @@ TEST(Alerts, RateTableIsBounded) {
 }
 
 TEST(Alerts, QueueIsBoundedWhileTheSenderIsBusy) {
-    TempDir d;
+    TempDir d("mpp-alerts");
     // The program waits for DIR/gate, so the first alert holds the thread.
     std::string gate = d / "gate";
     auto program = recorder(d, "sendmail",
@@ -297,7 +283,7 @@ TEST(Alerts, ReloadSwitchesTheProgramForTheNextAlert) {
 }
 
 TEST(Alerts, SentAndFailedAreLoggedAndCounted) {
-    TempDir d;
+    TempDir d("mpp-alerts");
     log::Options lo;
     lo.file = d / "mppd.log";
     log::configure(lo);
@@ -331,7 +317,7 @@ TEST(Alerts, SentAndFailedAreLoggedAndCounted) {
 }
 
 TEST(Alerts, CloseWithAHungProgramIsBounded) {
-    TempDir d;
+    TempDir d("mpp-alerts");
     std::string program = d / "sendmail";
     {
         std::ofstream out(program);
