@@ -12,7 +12,8 @@ set -eu
 build_pkgs="build-essential autoconf automake pkg-config python3
     libmilter-dev libevent-dev libmariadb-dev libpcre2-dev libtinyxml2-dev libgmime-3.0-dev
     libcurl4-openssl-dev libgtest-dev"
-test_pkgs="postfix swaks miltertest unbound"
+test_pkgs="postfix swaks miltertest unbound spamassassin spamd clamav-daemon
+    mariadb-server mariadb-client nginx-light curl"
 
 want=$build_pkgs
 case "${1:-}" in
