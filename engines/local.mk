@@ -3,7 +3,10 @@
 noinst_LIBRARIES += engines/libengines.a
 engines_libengines_a_CPPFLAGS = $(AM_CPPFLAGS) $(PCRE2_CFLAGS) $(GMIME_CFLAGS)
 engines_libengines_a_SOURCES = \
-	engines/header_filter.h engines/header_filter.cc
+	engines/content_verdict.h engines/content_verdict.cc \
+	engines/header_filter.h engines/header_filter.cc \
+	engines/scanner.h engines/scanner.cc \
+	engines/scan_runner.h engines/scan_runner.cc
 
 # What a program linking the engines library needs besides it.
 ENGINES_LIBS = engines/libengines.a $(POLICY_LIBS) $(GMIME_LIBS)

@@ -15,6 +15,7 @@
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "policy/groups.h"
+#include "milter/filter_util.h"
 #include "milter/verdict_reply.h"
 
 namespace mpp::milter {
@@ -66,41 +67,8 @@ sfsistat no_reply(const Session& s, unsigned long flag) {
     return s.protocol & flag ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
-void log_summary(const Session& s, const Message& m, std::string_view action,
-                 std::string_view reason = {}) {
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::steady_clock::now() - m.started)
-                        .count();
-    std::string text = log::cat("client=", s.client(), " from=<", m.sender, "> nrcpt=",
-                                m.accepted, " refused=", m.refused, " size=", m.size);
-    if (m.removed) text += log::cat(" removed=", m.removed);
-    if (!m.groups.empty()) text += log::cat(" groups=", m.groups);
-    if (!m.checks.empty()) text += log::cat(" checks=", m.checks);
-    text += log::cat(" action=", action, " delay=", ms, "ms");
-    if (!reason.empty()) text += log::cat(" reason=\"", reason, "\"");
-    log::write_qid(log::Level::info, m.queue_id, text);
-}
-
-// Appends `check` to the summary line's checks (comma-separated).
-void add_check(Message& m, std::string_view check) {
-    if (check.empty()) return;
-    if (!m.checks.empty()) m.checks += ',';
-    m.checks += check;
-}
-
 bool counts_at_end_of_message(const config::ThresholdCfg& rule) {
     return rule.recipients > 0 || rule.size > 0 || rule.key == config::ThresholdKey::subject;
-}
-
-bool any_header_filters(const config::Config& cfg) {
-    for (const auto& g : cfg.groups)
-        if (!g.header_filters.empty()) return true;
-    return false;
-}
-
-void action_failed(const std::string& qid, const std::string& what) {
-    metrics::get("milter-action-errors").inc();
-    log::write_qid(log::Level::error, qid, "milter: " + what);
 }
 
 }  // namespace
@@ -180,19 +148,21 @@ std::unique_ptr<Session> Filter::open_session() const {
     s->checks = s->config->milter.enabled &&
                 milter_runs_checks(s->config->milter.checks, context_.policy_server_serving());
     s->eom_checks = s->checks && needs_end_of_message_checks(*s->config);
-    s->content = s->config->milter.enabled && (s->eom_checks || any_header_filters(*s->config));
+    s->content = s->config->milter.enabled && (s->eom_checks || any_content_checks(*s->config));
     return s;
 }
 
 Filter::Negotiated Filter::negotiate(Session& s, MilterContext& mc, unsigned long mta_actions,
                                      unsigned long mta_protocol) const {
     Negotiated n;
-    // Header additions only when the checks or the header filters run (Verdict::prepend,
-    // X-MPP-Status, X-MPP-Score); recipient removal only for the header filters (a recipient
-    // whose group refuses what the others accept).
-    const bool filters = s.content && any_header_filters(*s.config);
+    // Header additions only when the checks or the content checks run (Verdict::prepend,
+    // X-MPP-Status, X-MPP-Score, X-Spam-Flag); recipient removal only for the content checks
+    // (a recipient whose group refuses what the others accept); header changes only for a
+    // <score subject-prefix>.
+    const bool filters = s.content && any_content_checks(*s.config);
     n.actions = mta_actions & (SMFIF_SETSYMLIST | (s.checks || s.content ? SMFIF_ADDHDRS : 0) |
-                               (filters ? SMFIF_DELRCPT : 0));
+                               (filters ? SMFIF_DELRCPT : 0) |
+                               (filters && any_subject_prefix(*s.config) ? SMFIF_CHGHDRS : 0));
     // Steps this version does not use are skipped; HELO only records, so it needs no reply;
     // headers and body chunks need one only when the content stage keeps them (a message too
     // big is refused where it becomes so); RCPT needs one when the checks answer it or the
@@ -289,7 +259,10 @@ sfsistat Filter::rcpt(Session& s, MilterContext& mc, char** argv) {
     }
     if (!s.checks) {
         ++m.accepted;
-        if (m.recipients.size() < Message::kMaxRecipients) m.recipients.push_back(recipient);
+        if (m.recipients.size() < Message::kMaxRecipients) {
+            m.recipients.push_back(recipient);
+            m.rbl.emplace_back();
+        }
         return no_reply(s, SMFIP_NR_RCPT);
     }
     auto checks = context_.checks();
@@ -306,7 +279,10 @@ sfsistat Filter::rcpt(Session& s, MilterContext& mc, char** argv) {
     const RcptReply r = reply_for(v);
     if (r.kind == RcptReply::Kind::pass) {
         ++m.accepted;
-        if (m.recipients.size() < Message::kMaxRecipients) m.recipients.push_back(recipient);
+        if (m.recipients.size() < Message::kMaxRecipients) {
+            m.recipients.push_back(recipient);
+            m.rbl.push_back({v.score, v.checks});
+        }
         for (const auto& h : v.prepend)
             if (!m.add_header(h) && log::enabled(log::Level::debug))
                 log::write_qid(log::Level::debug, m.queue_id,
@@ -414,20 +390,22 @@ sfsistat Filter::eom(Session& s, MilterContext& mc) {
         b.set_queue_id(m.queue_id);
         if (!b.ok()) return buffer_refused(s, mc);
     }
-    std::optional<ContentDecision> filters;
-    if (s.content && any_header_filters(*s.config)) {
-        std::vector<policy::Transaction> each;
-        for (const auto& r : m.recipients) each.push_back(transaction_for(s, m, r));
-        filters = decide_content(*s.config, each, m.buffer->headers(), m.queue_id);
-        m.groups = filters->group_names();
-        for (const auto& g : filters->groups) add_check(m, engines::checks_text(g.result));
-        if (filters->kind != ContentDecision::Kind::accept)
-            return refuse_by_filters(s, mc, *filters);
+    std::optional<ContentDecision> content;
+    if (s.content && any_content_checks(*s.config)) {
+        content = decide(s, m);
+        m.groups = content->group_names();
+        add_check(m, content->checks());
+        if (content->kind != ContentDecision::Kind::accept)
+            return refuse_by_content(s, mc, *content);
     } else {
         m.groups = group_names(s, m);
     }
     if (auto r = end_of_message_checks(s, m, mc)) return *r;
-    if (filters) apply_filters(s, m, mc, *filters);
+    if (content && !apply_content(s, m, mc, *content))
+        return refuse(s, mc,
+                      {RcptReply::Kind::tempfail, "451", "4.3.0",
+                       "Temporary failure in the mail filter, try again later"},
+                      "the quarantine copy could not be stored");
     add_headers(s, m, mc);
     log_summary(s, m, "accept");
     metrics::get("milter-messages").inc();
@@ -480,66 +458,6 @@ std::string Filter::group_names(const Session& s, const Message& m) {
         out += g.name;
     }
     return out;
-}
-
-sfsistat Filter::refuse_by_filters(Session& s, MilterContext& mc, const ContentDecision& d) {
-    Message& m = *s.message;
-    const GroupOutcome& g = d.groups[d.decider];
-    const std::string reason = engines::reason(g.result);
-    if (d.kind == ContentDecision::Kind::discard) {
-        log_summary(s, m, "discard", reason);
-        metrics::get("milter-messages").inc();
-        s.message.reset();
-        return SMFIS_DISCARD;
-    }
-    const bool reject = d.kind == ContentDecision::Kind::reject;
-    const policy::Transaction t = transaction_for(s, m, m.recipients.at(d.decider_recipient));
-    policy::Verdict v;
-    v.action = reject ? policy::Action::reject : policy::Action::defer;
-    v.check = "header-filter";
-    v.reason = reason;
-    const config::ReplyCfg* rc =
-        policy::find_reply(*s.config, *g.group, config::Condition::header_filter, reject);
-    v.code = rc ? rc->code : reject ? 550 : 451;
-    v.dsn = rc ? rc->dsn : reject ? "5.7.1" : "4.7.1";
-    v.text = policy::expand_reply(rc ? rc->text
-                                  : reject ? "Message rejected: %REASON%"
-                                           : "Please try again later: %REASON%",
-                                  t, g.group->name, v.check, reason);
-    return refuse(s, mc, reply_for(v), reason);
-}
-
-void Filter::apply_filters(const Session& s, Message& m, MilterContext& mc,
-                           const ContentDecision& d) {
-    for (std::size_t r : d.removed) {
-        const GroupOutcome& g = d.groups[d.group_of[r]];
-        const std::string& rcpt = m.recipients[r];
-        const std::string line =
-            log::cat("client=", s.client(), " from=<", m.sender, "> to=<", rcpt, "> group=",
-                     g.group->name, " check=", engines::checks_text(g.result), " action=",
-                     refusal_rank(g.result) == 3   ? "reject"
-                     : refusal_rank(g.result) == 2 ? "defer"
-                                                   : "discard",
-                     " reason=\"", engines::reason(g.result), "\"");
-        if (!(s.actions & SMFIF_DELRCPT) || !mc.delete_recipient("<" + rcpt + ">")) {
-            action_failed(m.queue_id, line + ": smfi_delrcpt failed (or the MTA does not allow "
-                                             "it); the recipient gets the message");
-            continue;
-        }
-        metrics::get("milter-removed-recipients").inc();
-        ++m.removed;
-        log::write_qid(log::Level::info, m.queue_id,
-                       line + ": recipient removed, the others get the message");
-    }
-    if (d.quarantine)
-        log::write_qid(log::Level::notice, m.queue_id,
-                       "header-filter asks for quarantine, which this version does not store; "
-                       "the message is delivered with X-MPP-Status: quarantine requested");
-    for (const auto& h : d.headers())
-        if (!m.add_header(h))
-            log::write_qid(log::Level::warning, m.queue_id,
-                           "milter: header not added (one of that name already, or over the "
-                           "bound): " + h);
 }
 
 sfsistat Filter::abort(Session& s) {

@@ -37,11 +37,14 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "engines/scan_runner.h"
 #include "lib/config_holder.h"
 #include "milter/content_decision.h"
 #include "milter/milter_context.h"
@@ -49,6 +52,7 @@
 #include "milter/verdict_reply.h"
 #include "policy/checks.h"
 #include "policy/transaction.h"
+#include "store/entry.h"
 
 namespace mpp::milter {
 
@@ -65,6 +69,24 @@ public:
     std::shared_ptr<policy::Checks> checks() const { return checks_.load(); }
     bool policy_server_serving() const { return policy_server_.load(); }
 
+    // The content engines of a snapshot (<spamd>, <clamd>, <command>): built by the factory
+    // the daemon sets, once per snapshot, and shared by the connections of that snapshot. No
+    // factory (tests of other stages): null, and every engine a <scan> names fails with
+    // "no engines".
+    using EngineFactory = std::function<std::shared_ptr<engines::EngineSet>(
+        const std::shared_ptr<const config::Config>&)>;
+    void set_engine_factory(EngineFactory f);
+    std::shared_ptr<engines::EngineSet> engines(const std::shared_ptr<const config::Config>&);
+
+    // Stores a quarantine copy of the message for entry.recipients and returns "" once it is
+    // durable, else why not. Set by the daemon when a store runs; without one a group's
+    // quarantine action rejects instead.
+    using Quarantine = std::function<std::string(
+        const store::Entry& entry,
+        const std::function<std::unique_ptr<engines::MessageReader>()>& open)>;
+    void set_quarantine(Quarantine q) { quarantine_ = std::move(q); }
+    const Quarantine& quarantine() const { return quarantine_; }
+
     // "milter.N": unique in this process and across restarts (N starts at the start time in
     // microseconds); the engine keys per-message counting on it (Transaction::instance).
     std::string next_message_id();
@@ -75,6 +97,11 @@ private:
     std::atomic<std::shared_ptr<policy::Checks>> checks_;
     std::atomic<bool> policy_server_{false};
     std::atomic<std::uint64_t> next_id_;
+    EngineFactory engine_factory_;
+    std::mutex engines_mutex_;
+    std::shared_ptr<const config::Config> engines_config_;  // the snapshot engines_ is for
+    std::shared_ptr<engines::EngineSet> engines_;
+    Quarantine quarantine_;
 };
 
 // Whether a group has a threshold the engine counts at end-of-message (recipients, size,
@@ -134,11 +161,20 @@ private:
     // The engine at Stage::end_of_message (Session::eom_checks): a refusal of the message, or
     // nullopt to go on.
     std::optional<sfsistat> end_of_message_checks(Session&, Message&, MilterContext&);
-    // The header filters refuse the whole message (content_decision.h): the group's reply.
-    sfsistat refuse_by_filters(Session&, MilterContext&, const ContentDecision&);
-    // An accepted message: removes the recipients whose group refuses (one log line each),
-    // queues X-MPP-Status / X-MPP-Score.
-    static void apply_filters(const Session&, Message&, MilterContext&, const ContentDecision&);
+    // The content stage (filter_content.cc): runs the engines the recipients' groups name and
+    // decides (content_decision.h).
+    ContentDecision decide(const Session&, Message&);
+    // A content decision that refuses the whole message: the deciding group's reply, or a
+    // discard, or a quarantine (then discard); a quarantine that can't be stored tempfails.
+    sfsistat refuse_by_content(Session&, MilterContext&, const ContentDecision&);
+    // An accepted message: stores the quarantine copy of the recipients whose group
+    // quarantines, removes the recipients whose group does not accept (one log line each),
+    // queues X-MPP-Status / X-MPP-Score / the tag header, prefixes the subject. False when the
+    // quarantine copy could not be stored (nothing was removed: the caller tempfails).
+    bool apply_content(const Session&, Message&, MilterContext&, const ContentDecision&);
+    // The quarantine copy for `recipients` (indexes into m.recipients); "" when stored.
+    std::string quarantine_copy(const Session&, const Message&, const ContentDecision&,
+                                const std::vector<std::size_t>& recipients);
     // "default,sales": the groups of the accepted recipients, for the summary line.
     static std::string group_names(const Session&, const Message&);
 

@@ -8,7 +8,8 @@ milter_libmilterfront_a_SOURCES = \
 	milter/content_decision.h milter/content_decision.cc \
 	milter/control_server.h milter/control_server.cc \
 	milter/daemon.h milter/daemon.cc \
-	milter/filter.h milter/filter.cc \
+	milter/filter.h milter/filter.cc milter/filter_content.cc \
+	milter/filter_util.h milter/filter_util.cc \
 	milter/message_buffer.h milter/message_buffer.cc \
 	milter/milter_context.h milter/milter_context.cc \
 	milter/milter_runner.h milter/milter_runner.cc \

@@ -38,6 +38,11 @@ bool SmfiContext::insert_header(int index, const std::string& name, const std::s
                           const_cast<char*>(value.c_str())) == MI_SUCCESS;
 }
 
+bool SmfiContext::change_header(const std::string& name, int index, const std::string& value) {
+    return smfi_chgheader(ctx_, const_cast<char*>(name.c_str()), index,
+                          const_cast<char*>(value.c_str())) == MI_SUCCESS;
+}
+
 bool SmfiContext::delete_recipient(const std::string& recipient) {
     return smfi_delrcpt(ctx_, const_cast<char*>(recipient.c_str())) == MI_SUCCESS;
 }

@@ -1,6 +1,6 @@
 // milter/milter_context.h: MilterContext, the seam between the filter logic (filter.h) and
 // libmilter's per-connection API (smfi_getsymval, smfi_setreply, smfi_insheader,
-// smfi_delrcpt, smfi_setsymlist).
+// smfi_chgheader, smfi_delrcpt, smfi_setsymlist).
 //
 // SmfiContext is the one real implementation, over an SMFICTX of the callback in progress; it
 // lives only for that callback (libmilter's context may not be kept). Tests drive the filter
@@ -29,6 +29,9 @@ public:
                            const std::string& text) = 0;
     // Inserts a header at `index` (0: on top). End-of-message only.
     virtual bool insert_header(int index, const std::string& name, const std::string& value) = 0;
+    // Replaces the `index`th (1-based) header field called `name` by `value`. End-of-message
+    // only.
+    virtual bool change_header(const std::string& name, int index, const std::string& value) = 0;
     // Removes an envelope recipient ("<bob@example.org>", as RCPT TO gave it). End-of-message
     // only.
     virtual bool delete_recipient(const std::string& recipient) = 0;
@@ -44,6 +47,7 @@ public:
     bool set_reply(const std::string& code, const std::string& dsn,
                    const std::string& text) override;
     bool insert_header(int index, const std::string& name, const std::string& value) override;
+    bool change_header(const std::string& name, int index, const std::string& value) override;
     bool delete_recipient(const std::string& recipient) override;
     bool request_macros(int stage, const std::string& names) override;
 

@@ -47,6 +47,13 @@ struct Message {
     std::uint64_t size = 0;     // header and body bytes seen
     std::vector<std::string> headers;  // "Name: value" to add at end-of-message, in order
     std::vector<std::string> recipients;  // accepted ones, without <>, in RCPT order
+    // Per accepted recipient (same index): the RBL score and listings the checks gave it at
+    // RCPT (policy::Verdict::score, ::checks), for the content stage's <score>.
+    struct RblScore {
+        double score = 0;
+        std::string checks;
+    };
+    std::vector<RblScore> rbl;
     std::optional<MessageBuffer> buffer;  // header fields and body (Session::content only)
     std::string groups;  // for the summary line: the recipients' groups ("sales,default")
     std::string checks;  // for the summary line: what decided or scored at end-of-message

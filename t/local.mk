@@ -119,5 +119,7 @@ check_PROGRAMS += t/engines_tests
 TESTS += t/engines_tests
 t_engines_tests_CPPFLAGS = $(AM_CPPFLAGS) $(GTEST_CFLAGS) $(PCRE2_CFLAGS)
 t_engines_tests_SOURCES = \
-	t/engines/header_filter_test.cc
+	t/engines/content_verdict_test.cc \
+	t/engines/header_filter_test.cc \
+	t/engines/scan_runner_test.cc
 t_engines_tests_LDADD = t/libgtesttap.a $(ENGINES_LIBS) $(GTEST_LDADD)

@@ -315,14 +315,39 @@ TEST(FilterContent, HeaderFilterActionsDecideTheMessage) {
     ASSERT_EQ(mc.headers.size(), 1u) << "the From score alone";
     EXPECT_EQ(std::get<2>(mc.headers[0]), "1");
 
-    // Quarantine is not stored by this version: logged, and said in X-MPP-Status.
-    EXPECT_EQ(eom_of(rig, *s, mc, {"b@rcpt.example"}, "quarantine this"), SMFIS_CONTINUE);
-    ASSERT_GE(mc.headers.size(), 1u);
-    EXPECT_EQ(mc.headers[0], std::make_tuple(0, std::string("X-MPP-Status"),
-                                             std::string("quarantine requested")));
-    EXPECT_NE(logs.text().find("asks for quarantine, which this version does not store"),
-              std::string::npos)
-        << logs.text();
+    // Without a quarantine store, quarantine rejects (nothing is delivered unseen).
+    EXPECT_EQ(eom_of(rig, *s, mc, {"b@rcpt.example"}, "quarantine this"), SMFIS_REJECT);
+    ASSERT_EQ(mc.replies.size(), 1u);
+    EXPECT_NE(std::get<2>(mc.replies[0]).find("quarantine not available"), std::string::npos)
+        << std::get<2>(mc.replies[0]);
+
+    // With one, the message is stored for its recipient and discarded.
+    std::vector<store::Entry> stored;
+    std::string body;
+    rig.context.set_quarantine([&](const store::Entry& e, const auto& open) {
+        stored.push_back(e);
+        auto reader = open();
+        char buf[4096];
+        for (std::size_t n; (n = reader->read(buf, sizeof buf)) > 0;) body.append(buf, n);
+        return std::string();
+    });
+    EXPECT_EQ(eom_of(rig, *s, mc, {"b@rcpt.example"}, "quarantine this"), SMFIS_DISCARD);
+    EXPECT_TRUE(mc.replies.empty());
+    ASSERT_EQ(stored.size(), 1u);
+    EXPECT_EQ(stored[0].recipients.size(), 1u);
+    EXPECT_EQ(stored[0].recipients[0].address, "b@rcpt.example");
+    EXPECT_EQ(stored[0].sender, "alice@sender.example");
+    EXPECT_EQ(stored[0].queue_id, "9Rej1");
+    EXPECT_EQ(stored[0].subject, "quarantine this");
+    EXPECT_NE(body.find("Subject: quarantine this\r\n"), std::string::npos) << body;
+    EXPECT_NE(logs.text().find("action=quarantine"), std::string::npos) << logs.text();
+
+    // A store that fails: the message is tempfailed, never accepted and lost.
+    rig.context.set_quarantine(
+        [](const store::Entry&, const auto&) { return std::string("disk full"); });
+    EXPECT_EQ(eom_of(rig, *s, mc, {"b@rcpt.example"}, "quarantine this"), SMFIS_TEMPFAIL);
+    ASSERT_EQ(mc.replies.size(), 1u);
+    EXPECT_EQ(std::get<0>(mc.replies[0]), "451");
 }
 
 TEST(FilterContent, GroupsThatDisagreeRemoveOnlyTheRefusingRecipients) {

@@ -32,6 +32,7 @@ struct FakeContext : MilterContext {
     std::vector<std::tuple<int, std::string, std::string>> headers;
     std::vector<std::pair<int, std::string>> symlists;
     std::vector<std::string> removed;  // delete_recipient, in order
+    std::vector<std::tuple<std::string, int, std::string>> changed;  // change_header
     bool fail_reply = false;
     bool fail_header = false;
     bool fail_delete = false;
@@ -48,6 +49,11 @@ struct FakeContext : MilterContext {
     bool insert_header(int index, const std::string& name, const std::string& value) override {
         if (fail_header) return false;
         headers.emplace_back(index, name, value);
+        return true;
+    }
+    bool change_header(const std::string& name, int index, const std::string& value) override {
+        if (fail_header) return false;
+        changed.emplace_back(name, index, value);
         return true;
     }
     bool delete_recipient(const std::string& recipient) override {
