@@ -23,6 +23,7 @@ lib_libmpp_a_SOURCES = \
 	lib/address.h lib/address.cc \
 	lib/socket_spec.h lib/socket_spec.cc \
 	lib/dns_packet.h lib/dns_packet.cc lib/dns.h lib/dns.cc \
+	lib/subprocess.h lib/subprocess.cc \
 	lib/mail_submit.h lib/mail_submit.cc
 
 # What a program linking lib/libmpp.a needs besides it.

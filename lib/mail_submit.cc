@@ -2,24 +2,15 @@
 #include "lib/mail_submit.h"
 
 #include <curl/curl.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <memory>
 #include <mutex>
 #include <string_view>
-#include <system_error>
 
-#include "lib/fd.h"
 #include "lib/socket_spec.h"
+#include "lib/subprocess.h"
 
 namespace mpp::mail {
 namespace {
@@ -30,27 +21,9 @@ using std::chrono::steady_clock;
 constexpr std::size_t kMaxStderr = 4096;  // kept of the program's standard error
 constexpr std::size_t kMaxShown = 200;    // of one line of it (or of a server reply)
 
-std::string error_text(int err) { return std::error_code(err, std::generic_category()).message(); }
+using proc::duration_text;
 
-std::string duration_text(milliseconds d) {
-    if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "s";
-    return std::to_string(d.count()) + "ms";
-}
-
-// The first non-empty line of a program's output or a server reply, printable ASCII only.
-std::string first_line(std::string_view text) {
-    std::size_t start = text.find_first_not_of(" \t\r\n");
-    if (start == std::string_view::npos) return {};
-    text.remove_prefix(start);
-    text = text.substr(0, text.find_first_of("\r\n"));
-    std::string out;
-    for (char c : text.substr(0, kMaxShown)) {
-        auto u = static_cast<unsigned char>(c);
-        out += (u < 0x20 || u >= 0x7f) ? '?' : c;
-    }
-    if (text.size() > kMaxShown) out += "...";
-    return out;
-}
+std::string first_line(std::string_view text) { return proc::first_line(text, kMaxShown); }
 
 bool bad_address_char(char c) {
     return c == '\r' || c == '\n' || c == '\0' || c == '<' || c == '>';
@@ -74,47 +47,6 @@ std::string to_crlf(std::string_view text) {
         out += text[i];
     }
     return out;
-}
-
-// RAII for the posix_spawn attribute objects.
-struct SpawnAttr {
-    posix_spawnattr_t a;
-    SpawnAttr() { posix_spawnattr_init(&a); }
-    ~SpawnAttr() { posix_spawnattr_destroy(&a); }
-    SpawnAttr(const SpawnAttr&) = delete;
-    SpawnAttr& operator=(const SpawnAttr&) = delete;
-};
-
-struct SpawnActions {
-    posix_spawn_file_actions_t a;
-    SpawnActions() { posix_spawn_file_actions_init(&a); }
-    ~SpawnActions() { posix_spawn_file_actions_destroy(&a); }
-    SpawnActions(const SpawnActions&) = delete;
-    SpawnActions& operator=(const SpawnActions&) = delete;
-};
-
-void set_nonblock(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
-
-// Appends what can be read now; false at end of file or on an error.
-bool read_some(int fd, std::string& into) {
-    char buf[4096];
-    for (;;) {
-        ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n > 0) {
-            std::size_t room = kMaxStderr - std::min(kMaxStderr, into.size());
-            into.append(buf, std::min(room, static_cast<std::size_t>(n)));
-            continue;
-        }
-        if (n < 0 && errno == EINTR) continue;
-        return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-    }
-}
-
-void kill_and_reap(pid_t pid, int* status) {
-    ::kill(-pid, SIGKILL);  // its process group: helpers it started too
-    ::kill(pid, SIGKILL);
-    while (::waitpid(pid, status, 0) < 0 && errno == EINTR) {
-    }
 }
 
 }  // namespace
@@ -142,110 +74,46 @@ Result submit_sendmail(const Message& m, const SendmailOptions& o) {
     if (std::string e = check_envelope(m); !e.empty()) return {who + ": " + e};
     if (o.program.empty() || o.program[0] != '/') return {who + ": not an absolute path"};
 
-    std::vector<std::string> args = sendmail_argv(m, o.program);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-
-    // Its standard input is a socket, so that a program that exits without reading gives us
-    // EPIPE from send(MSG_NOSIGNAL), never SIGPIPE.
-    int sv[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-        return {who + ": socketpair: " + error_text(errno)};
-    Fd in(sv[0]), child_in(sv[1]);
-    int pe[2];
-    if (::pipe2(pe, O_CLOEXEC) != 0) return {who + ": pipe: " + error_text(errno)};
-    Fd err(pe[0]), child_err(pe[1]);
-
-    SpawnActions fa;
-    posix_spawn_file_actions_adddup2(&fa.a, child_in.get(), 0);
-    posix_spawn_file_actions_addopen(&fa.a, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa.a, child_err.get(), 2);
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-    posix_spawn_file_actions_addclosefrom_np(&fa.a, 3);
-#endif
-    SpawnAttr attr;
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr.a, &none);
-    posix_spawnattr_setsigdefault(&attr.a, &all);
-    posix_spawnattr_setpgroup(&attr.a, 0);
-    posix_spawnattr_setflags(&attr.a, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-                                          POSIX_SPAWN_SETPGROUP);
-    pid_t pid = -1;
-    if (int rc = ::posix_spawn(&pid, o.program.c_str(), &fa.a, &attr.a, argv.data(), environ);
-        rc != 0)
-        return {who + ": cannot run: " + error_text(rc)};
-    child_in.reset();
-    child_err.reset();
-    set_nonblock(in.get());
-    set_nonblock(err.get());
-
+    proc::Options po;
+    po.argv = sendmail_argv(m, o.program);
     const std::string input = to_lf(m.text);
-    std::size_t written = 0;
-    if (input.empty()) in.reset();
-    std::string stderr_text;
-    int status = 0;
-    bool exited = false;
-    std::string stopped;  // why we killed it
-    const auto deadline = steady_clock::now() + o.timeout;
-    for (;;) {
-        pid_t r = ::waitpid(pid, &status, WNOHANG);
-        if (r == pid) {
-            exited = true;
-            break;
-        }
-        if (r < 0 && errno != EINTR) {  // not ours to wait for any more (SIGCHLD ignored?)
-            int e = errno;
-            kill_and_reap(pid, &status);
-            return {who + ": waitpid: " + error_text(e)};
-        }
-        if (o.cancel && o.cancel->load()) {
-            stopped = "cancelled (killed)";
-            break;
-        }
-        auto now = steady_clock::now();
-        if (now >= deadline) {
-            stopped = "timed out after " + duration_text(o.timeout) + " (killed)";
-            break;
-        }
-        pollfd fds[2];
-        nfds_t n = 0;
-        if (in) fds[n++] = {in.get(), POLLOUT, 0};
-        if (err) fds[n++] = {err.get(), POLLIN, 0};
-        // Short naps: the child's exit and a cancel are noticed by polling them.
-        auto nap = std::min(std::chrono::ceil<milliseconds>(deadline - now),
-                            milliseconds(n ? 50 : 5));
-        int ready = ::poll(fds, n, static_cast<int>(nap.count()));
-        if (ready <= 0) continue;
-        for (nfds_t i = 0; i < n; ++i) {
-            if (!fds[i].revents) continue;
-            if (in && fds[i].fd == in.get()) {
-                ssize_t w = ::send(in.get(), input.data() + written, input.size() - written,
-                                   MSG_NOSIGNAL);
-                if (w > 0) written += static_cast<std::size_t>(w);
-                if ((w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ||
-                    written == input.size())
-                    in.reset();  // all written (EOF for the child), or it stopped reading
-            } else if (err && fds[i].fd == err.get()) {
-                if (!read_some(err.get(), stderr_text)) err.reset();
-            }
-        }
-    }
-    if (!stopped.empty()) kill_and_reap(pid, &status);
-    if (err) read_some(err.get(), stderr_text);  // what it wrote before it exited
+    std::size_t pos = 0;
+    po.input = [&](char* buf, std::size_t n) -> long {
+        n = std::min(n, input.size() - pos);
+        std::memcpy(buf, input.data() + pos, n);
+        pos += n;
+        return static_cast<long>(n);
+    };
+    po.output = proc::Output::stderr_only;
+    po.max_output = kMaxStderr;
+    po.deadline = steady_clock::now() + o.timeout;
+    po.cancel = o.cancel;
+    proc::Result r = proc::run(po);
 
-    std::string line = first_line(stderr_text);
+    std::string line = first_line(r.output);
     std::string tail = line.empty() ? "" : ": " + line;
-    if (!stopped.empty()) return {who + ": " + stopped + tail};
-    if (exited && WIFSIGNALED(status))
-        return {who + ": killed by signal " + std::to_string(WTERMSIG(status)) + tail};
-    if (exited && WIFEXITED(status) && WEXITSTATUS(status) != 0)
-        return {who + ": exit status " + std::to_string(WEXITSTATUS(status)) + tail};
-    if (written < input.size())
-        return {who + ": exited before reading the whole message (" + std::to_string(written) +
-                " of " + std::to_string(input.size()) + " bytes)" + tail};
+    using End = proc::Result::End;
+    switch (r.end) {
+    case End::spawn_failed:
+        return {who + ": cannot run: " + r.error};
+    case End::wait_failed:
+        return {who + ": " + r.error};
+    case End::timeout:
+        return {who + ": timed out after " + duration_text(o.timeout) + " (killed)" + tail};
+    case End::cancelled:
+        return {who + ": cancelled (killed)" + tail};
+    case End::input_failed:  // our input never fails
+    case End::signaled:
+        return {who + ": killed by signal " + std::to_string(r.signal) + tail};
+    case End::exited:
+        break;
+    }
+    if (r.exit_code != 0)
+        return {who + ": exit status " + std::to_string(r.exit_code) + tail};
+    if (!r.input_complete)
+        return {who + ": exited before reading the whole message (" +
+                std::to_string(r.input_bytes) + " of " + std::to_string(input.size()) +
+                " bytes)" + tail};
     return {};
 }
 

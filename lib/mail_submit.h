@@ -2,8 +2,9 @@
 // MTA, synchronously: alert mail today, released quarantine later.
 //
 // Two ways, both bounded by a deadline and cancellable from another thread:
-//   - submit_sendmail(): posix_spawn (execve: an argument vector, no shell, no PATH search) of a
-//     sendmail-compatible program as `PROGRAM -i -f SENDER -- RCPT...`, the message on its
+//   - submit_sendmail(): lib/subprocess runs (posix_spawn: execve of an argument vector, no
+//     shell, no PATH search) a sendmail-compatible program as
+//     `PROGRAM -i -f SENDER -- RCPT...`, the message on its
 //     standard input (with LF line ends), its standard output to /dev/null, its standard error
 //     kept (first 4 KiB) for the error text. The child gets the default signal dispositions and
 //     an empty signal mask (the caller's thread may block all), and no descriptor of ours but
