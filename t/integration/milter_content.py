@@ -24,6 +24,8 @@ local sink receives what Postfix relays:
       (the content stage is on); 400 sessions whose messages (bodies over spill-size, so in
       temp files) end in end-of-message, abort, a dropped connection or a second message leave
       no session and no descriptor behind;
+  (h) a message with a 94 KB header field gets 552 5.3.4 from mppd's size limit (a permanent
+      refusal, never a tempfail that would make the sender retry forever);
   (g) mppd stops with exit 0, no failed smfi_* action, no sanitizer report (run against an
       ASan/UBSan build with MPP_TOP_BUILDDIR to check for leaks).
 No wait in this test is a sleep: each waits for a log line or a delivered message.
@@ -150,6 +152,23 @@ def too_big(t, d, pf, sink):
     return msgid
 
 
+def long_header(t, d, pf):
+    """A header field of 94 KB (Postfix allows up to header_size_limit, 100 KiB): mppd refuses
+    it by its own <limits> (here the message size limit of 20000 bytes comes first) with a
+    permanent reply, instead of a tempfail that would make the sender retry forever."""
+    d.log.mark()
+    msgid = "h.%d@sender.example" % os.getpid()
+    text = message(SENDER, [RCPT], "long header", msgid)
+    head, body = text.split("\r\n\r\n", 1)
+    folded = "\r\n".join(" " + "y" * 70 for _ in range(1300))  # 1300 lines of 71: ~94 KB
+    text = head + "\r\nX-Long:" + folded + "\r\n\r\n" + body
+    _, data, s = transaction(pf.smtp_port, "192.0.2.80", "long.example", SENDER, [RCPT],
+                             deliver=text)
+    expect(t, data and data[0], 552, "(h) a 94 KB header field: 552 after DATA, not a tempfail",
+           repr(s))
+    t.ok(data and data[1].startswith("5.3.4"), "(h) ... with 5.3.4", repr(s))
+
+
 def removal(t, d, pf, sink):
     d.log.mark()
     rcpts = ["carol@sales.example", RCPT]
@@ -269,6 +288,7 @@ def main(t):
     subject_threshold(t, d, pf, sink)
     big = too_big(t, d, pf, sink)
     removal(t, d, pf, sink)
+    long_header(t, d, pf)
     churn(t, d)
     # Everything accepted has been delivered by now (each was waited for); the refused ones
     # were never queued.
