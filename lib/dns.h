@@ -2,9 +2,11 @@
 // the configured name servers (<dns resolver>, else the nameserver lines of /etc/resolv.conf),
 // on a libevent loop running on a thread of its own.
 //
-// Why not evdns: libevent's evdns resolves only A, AAAA and PTR and hides the SOA of negative
-// answers; RBLs need TXT reasons and RFC 2308 negative caching. The loop, the sockets and the
-// timers are libevent's; the packets are lib/dns_packet.h's.
+// What it is built of: the loop, the timers and the socket events are libevent's; the packets
+// are built and parsed by glibc's resolver library, libresolv (res_mkquery, ns_initparse,
+// ns_parserr: lib/dns_packet.h). Not evdns: it resolves only A, AAAA and PTR and hides the SOA
+// of negative answers, and RBLs need TXT reasons and RFC 2308 negative caching. Not libresolv's
+// own transport (res_nquery): it blocks its caller for the whole query.
 //
 // Threads: lookup() and lookup_all() are thread-safe. A lookup is handed to the loop thread
 // through a queue and a wake-up pipe (no libevent call crosses threads). The callback runs on

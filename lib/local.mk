@@ -27,4 +27,5 @@ lib_libmpp_a_SOURCES = \
 	lib/mail_submit.h lib/mail_submit.cc
 
 # What a program linking lib/libmpp.a needs besides it.
-MPP_LIB_LIBS = lib/libmpp.a $(TINYXML2_LIBS) $(PCRE2_LIBS) $(LIBEVENT_LIBS) $(LIBCURL_LIBS)
+MPP_LIB_LIBS = lib/libmpp.a $(TINYXML2_LIBS) $(PCRE2_LIBS) $(LIBEVENT_LIBS) $(LIBCURL_LIBS) \
+	$(RESOLV_LIBS)

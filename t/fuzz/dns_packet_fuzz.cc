@@ -1,5 +1,6 @@
-// t/fuzz/dns_packet_fuzz.cc: libFuzzer target for lib/dns_packet.h's answer parser, which reads
-// packets from the network.
+// t/fuzz/dns_packet_fuzz.cc: libFuzzer target for lib/dns_packet.h's answer parser (libresolv's
+// ns_initparse/ns_parserr and the record reading around them), which reads packets from the
+// network.
 //
 // Input: a DNS response. It is parsed twice: as the answer to an A query and to a TXT query for
 // "2.0.0.127.rbl.example" with the ID of the input's first two bytes (so the fuzzer gets past

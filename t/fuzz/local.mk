@@ -90,7 +90,7 @@ FUZZ_DNS_PACKET_SRC = $(srcdir)/lib/dns_packet.cc
 
 t/fuzz/dns_packet_fuzz: $(srcdir)/t/fuzz/dns_packet_fuzz.cc $(FUZZ_DNS_PACKET_SRC)
 	$(AM_V_GEN)$(MKDIR_P) t/fuzz && $(FUZZ_CXX) $(FUZZ_CXXFLAGS) $(FUZZ_CPPFLAGS) -o $@ \
-	  $(srcdir)/t/fuzz/dns_packet_fuzz.cc $(FUZZ_DNS_PACKET_SRC)
+	  $(srcdir)/t/fuzz/dns_packet_fuzz.cc $(FUZZ_DNS_PACKET_SRC) $(RESOLV_LIBS)
 
 fuzz: t/fuzz/config_fuzz t/fuzz/address_fuzz t/fuzz/greylist_journal_fuzz t/fuzz/policy_request_fuzz \
 	t/fuzz/header_decode_fuzz t/fuzz/dns_packet_fuzz
