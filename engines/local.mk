@@ -5,7 +5,11 @@ engines_libengines_a_CPPFLAGS = $(AM_CPPFLAGS) $(PCRE2_CFLAGS) $(GMIME_CFLAGS)
 engines_libengines_a_SOURCES = \
 	engines/content_verdict.h engines/content_verdict.cc \
 	engines/header_filter.h engines/header_filter.cc \
+	engines/command_scanner.h engines/command_scanner.cc \
 	engines/scanner.h engines/scanner.cc \
+	engines/engine_socket.h engines/engine_socket.cc \
+	engines/spamd.h engines/spamd.cc \
+	engines/clamd.h engines/clamd.cc \
 	engines/scan_runner.h engines/scan_runner.cc
 
 # What a program linking the engines library needs besides it.
