@@ -269,6 +269,30 @@ TEST_F(DbTargetTest, ServerStoppedWriteFailsThenSucceedsAfterRestart) {
     EXPECT_EQ(fetch(testing::uuid_of(41)), "during");
 }
 
+// The server stops answering on an open connection (packets dropped): the read timeout ends
+// the write, and once it answers again the next write reconnects and goes through.
+TEST_F(DbTargetTest, AServerThatStopsAnsweringTimesOutThenRecovers) {
+    auto s = settings();
+    s.timeout = std::chrono::seconds(1);
+    DbTarget target(s);
+    std::string error;
+    TestReader r1("before");
+    ASSERT_TRUE(target.write(make_entry(60, kNow), r1, &error)) << error;
+    server_->freeze();
+    TestReader r2("frozen");
+    auto started = std::chrono::steady_clock::now();
+    const bool stored = target.write(make_entry(61, kNow), r2, &error);
+    auto took = std::chrono::steady_clock::now() - started;
+    server_->thaw();
+    EXPECT_FALSE(stored);
+    EXPECT_GE(took, std::chrono::milliseconds(900));
+    EXPECT_LT(took, std::chrono::seconds(5));
+    EXPECT_NE(error.find("(errno 2013)"), std::string::npos) << error;  // lost during the query
+    TestReader r3("thawed");
+    ASSERT_TRUE(target.write(make_entry(61, kNow), r3, &error)) << error;
+    EXPECT_EQ(count("entry"), 2u);
+}
+
 // A server that accepts the TCP connection and never answers (packets dropped further on):
 // the connect timeout ends the wait, with a clear error.
 TEST_F(DbTargetTest, AServerThatNeverAnswersTimesOut) {

@@ -137,6 +137,15 @@ public:
         pid_ = -1;
     }
 
+    // Freezes the server (SIGSTOP) and thaws it (SIGCONT): connections stay open but nothing
+    // answers, as when packets are dropped on the way.
+    void freeze() {
+        if (pid_ > 0) ::kill(pid_, SIGSTOP);
+    }
+    void thaw() {
+        if (pid_ > 0) ::kill(pid_, SIGCONT);
+    }
+
     bool running() const { return pid_ > 0; }
     std::string socket() const { return dir_ + "/mysqld.sock"; }
     unsigned port() const { return port_; }
